@@ -1,0 +1,74 @@
+"""onecycle: Leslie Smith's disciplined approach to hyper-parameters, for PyTorch.
+
+The LR range test, the 1cycle policy with cyclical momentum, the searches that follow
+from them (weight decay, dropout, momentum, batch size), training with all of it, and
+plots and reports of what happened.
+
+Example:
+    >>> import onecycle as oc
+    >>> s = oc.OneCycleSchedule(total_steps=1000, max_lr=0.8)
+    >>> round(s.lr(450), 6), round(s.momentum(450), 6)
+    (0.8, 0.85)
+
+Names are imported lazily, so ``import onecycle`` is cheap and the pure schedule maths
+works without importing torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+_EXPORTS: dict[str, str] = {
+    # pure schedules
+    "OneCycleSchedule": "onecycle.schedule",
+    "Piecewise": "onecycle.schedule",
+    "Curve": "onecycle.schedule",
+    "join": "onecycle.schedule",
+    "linear": "onecycle.schedule",
+    "cosine": "onecycle.schedule",
+    "exponential": "onecycle.schedule",
+    "constant": "onecycle.schedule",
+    # torch schedulers and adapters
+    "OneCycle": "onecycle.scheduler",
+    "ParamScheduler": "onecycle.scheduler",
+    "register_optimizer": "onecycle.hyper",
+    # finder
+    "lr_find": "onecycle.finder",
+    "LRFinderResult": "onecycle.finder",
+    "Suggestion": "onecycle.finder",
+    "preserved_state": "onecycle.finder",
+    # training
+    "Trainer": "onecycle.train",
+    "History": "onecycle.train",
+    "Callback": "onecycle.train",
+    # plots
+    "plot_schedule": "onecycle.plots",
+    "plot_finder": "onecycle.plots",
+    "plot_history": "onecycle.plots",
+}
+
+_SUBMODULES = {
+    "schedule", "scheduler", "hyper", "finder", "train", "plots", "data", "models",
+    "search", "report", "cli", "integrations",
+}
+
+__all__ = sorted(_EXPORTS) + ["__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+        globals()[name] = value
+        return value
+    if name in _SUBMODULES:
+        mod = importlib.import_module(f"onecycle.{name}")
+        globals()[name] = mod
+        return mod
+    raise AttributeError(f"module 'onecycle' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS) | _SUBMODULES)

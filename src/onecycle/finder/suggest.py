@@ -1,0 +1,598 @@
+"""Learning-rate suggestions from a range-test curve: pure functions of ``(lrs, losses)``.
+
+Nothing here imports torch or matplotlib, so every method can be tested on recorded or
+synthetic curves. Every method takes the *raw* per-iteration losses (the finder's
+``res.losses``) and smooths them itself with a zero-phase smoother
+(:func:`smooth_curve`), because the finder's running EMA lags the curve by dozens of
+iterations and would shift every suggestion to the right.
+
+Common rules, for every method:
+
+* ``lrs`` must be finite, > 0 and strictly increasing, the same length as ``losses``
+  (a ``ValueError`` otherwise);
+* the curve is cut at its first non-finite loss (NaN/Inf: the run blew up there);
+* the answer is a :class:`Suggestion` whose ``lr`` is a finite float inside the swept
+  range, or ``None`` together with a ``reason`` saying why there is no usable answer.
+
+Methods (``SUGGESTERS``):
+
+``auto`` (default)
+    Our own. Finds the minimum of the smoothed loss, the highest point before it and the
+    steepest descent in between (``d loss / d log lr``). The suggested max LR is the end
+    of the steep-descent region (the last LR where the slope is still at least half the
+    steepest slope), kept within [min-loss LR / 10, min-loss LR / 3]: the loss is still
+    clearly falling there, which is what 1cycle's peak wants. ``low``/``high`` span
+    from the steepest point to half the min-loss LR. The noise is estimated from the
+    residuals of the raw vs smoothed loss; ``confidence`` grows with descent / noise and
+    is cut when the loss was still falling at the end of the sweep (the minimum may lie
+    beyond ``end_lr``) or when the descent covers only a few points. No suggestion for
+    sweeps shorter than 10 points, flat curves (total descent within the noise) and
+    curves that rise from the start (diverged at once).
+``valley``
+    The idea of fastai's ``valley``: the longest descending stretch of the (smoothed)
+    curve, as a longest strictly decreasing subsequence, and the point two thirds of the
+    way down it.
+``steep``
+    The steepest negative slope of the smoothed curve w.r.t. ``log lr``, skipping a
+    warm-up margin so the first points are never chosen.
+``minimum``
+    The LR of the smoothed minimum divided by 10.
+``slide``
+    A window rule in the spirit of fastai's ``slide``: a window of ``w`` points slides
+    left from the minimum; the answer is the right end of the first window in which the
+    loss descends steadily (the slope is clearly negative and changes by less than half
+    across the window).
+
+Example:
+    >>> import numpy as np
+    >>> lrs = np.geomspace(1e-5, 10, 100)
+    >>> losses = 2 - 1.5 / (1 + np.exp(-3 * (np.log10(lrs) + 2))) + np.maximum(0, np.log10(lrs))**3
+    >>> s = suggest(lrs, losses)
+    >>> 1e-2 < s.lr < 1.0, s.method
+    (True, 'auto')
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "Suggestion",
+    "SUGGESTERS",
+    "suggest",
+    "auto",
+    "valley",
+    "steep",
+    "minimum",
+    "slide",
+    "smooth_curve",
+    "noise_level",
+    "combine_runs",
+]
+
+#: fewer usable points than this and ``auto`` gives no suggestion
+AUTO_MIN_POINTS = 10
+#: fewer usable points than this and the simple methods give no suggestion
+BASIC_MIN_POINTS = 3
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """A suggested learning rate (or an explicit "no suggestion").
+
+    ``lr`` is None when the curve has no usable descent; ``reason`` then says why.
+    ``low``/``high`` bound a plausible range (``auto`` only; None otherwise) and
+    ``confidence`` is in [0, 1] for ``auto`` (None for the simple methods).
+
+    >>> s = Suggestion(0.1, 0.03, 0.5, "auto", 0.9, "steep descent")
+    >>> bool(s), Suggestion.from_dict(s.to_dict()) == s
+    (True, True)
+    """
+
+    lr: float | None
+    low: float | None = None
+    high: float | None = None
+    method: str = "auto"
+    confidence: float | None = None
+    reason: str = ""
+
+    def __bool__(self) -> bool:
+        return self.lr is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Suggestion:
+        """Inverse of :meth:`to_dict`."""
+        return cls(**{k: d.get(k) for k in ("lr", "low", "high", "method", "confidence")},
+                   reason=d.get("reason", ""))
+
+    def __str__(self) -> str:
+        if self.lr is None:
+            return f"{self.method}: no suggestion ({self.reason})"
+        rng = "" if self.low is None else f" [{self.low:.3g}, {self.high:.3g}]"
+        conf = "" if self.confidence is None else f", confidence {self.confidence:.2f}"
+        return f"{self.method}: lr={self.lr:.3g}{rng}{conf}"
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def _prepare(lrs: Any, losses: Any) -> tuple[np.ndarray, np.ndarray, str]:
+    """Validate, and cut the curve at the first non-finite loss."""
+    x = np.asarray(lrs, dtype=float)
+    y = np.asarray(losses, dtype=float)
+    if x.ndim != 1 or y.ndim != 1:
+        raise ValueError(
+            f"lrs and losses must be 1-D sequences, got shapes {x.shape} and {y.shape}"
+        )
+    if len(x) != len(y):
+        raise ValueError(
+            f"lrs and losses must have the same length, got {len(x)} lrs and {len(y)} losses"
+        )
+    if not np.all(np.isfinite(x)) or np.any(x <= 0):
+        bad = int(np.flatnonzero(~np.isfinite(x) | (x <= 0))[0])
+        raise ValueError(f"lrs must be finite and > 0, got lrs[{bad}]={x[bad]!r}")
+    d = np.diff(x)
+    if np.any(d <= 0):
+        i = int(np.flatnonzero(d <= 0)[0])
+        raise ValueError(
+            "lrs must be strictly increasing (a range test sweeps upwards), got "
+            f"lrs[{i}]={x[i]!r} followed by lrs[{i + 1}]={x[i + 1]!r}"
+        )
+    bad = ~np.isfinite(y)
+    note = ""
+    if bad.any():
+        cut = int(np.argmax(bad))
+        note = f" (curve cut at the first non-finite loss, index {cut} of {len(y)})"
+        x, y = x[:cut], y[:cut]
+    return x, y, note
+
+
+def _log_axis(x: np.ndarray) -> np.ndarray:
+    """log(lr), or the point index when rounding makes log(lr) not strictly increasing."""
+    t = np.log(x)
+    if len(t) > 1 and np.any(np.diff(t) <= 0):
+        return np.arange(len(x), dtype=float)
+    return t
+
+
+def _margin(n: int) -> int:
+    """Warm-up margin: points at the start never chosen as "steepest"."""
+    return max(1, math.ceil(0.05 * n))
+
+
+def _none(method: str, reason: str, confidence: float | None = None) -> Suggestion:
+    return Suggestion(None, None, None, method, confidence, reason)
+
+
+def _default_sigma(n: int) -> float:
+    return max(1.0, n / 25.0)
+
+
+def smooth_curve(losses: Sequence[float] | np.ndarray, sigma: float | None = None) -> np.ndarray:
+    """Zero-phase smoothing: Gaussian-weighted local linear regression.
+
+    ``sigma`` is the kernel width in points (default ``max(1, n / 25)``). Unlike an EMA
+    it does not lag, and unlike a plain moving average it is not biased at the ends of
+    a trending curve. Non-finite input gives non-finite output: cut the curve first.
+
+    >>> smooth_curve([1.0, 2.0, 3.0, 4.0, 5.0]).round(6).tolist()
+    [1.0, 2.0, 3.0, 4.0, 5.0]
+    """
+    y = np.asarray(losses, dtype=float)
+    n = len(y)
+    if n < 3:
+        return y.copy()
+    s = _default_sigma(n) if sigma is None else float(sigma)
+    if not s > 0:
+        raise ValueError(f"sigma must be > 0, got {sigma!r}")
+    m = float(np.max(np.abs(y)))
+    if m == 0.0 or not math.isfinite(m):
+        return y.copy()
+    c = float(y[0])
+    yn = y / m - c / m  # |yn| <= 2: no overflow, and the offset costs no precision
+    half = min(n - 1, int(math.ceil(2.5 * s)))
+    idx = np.arange(n)
+    s0 = np.zeros(n)
+    s1 = np.zeros(n)
+    s2 = np.zeros(n)
+    t0 = np.zeros(n)
+    t1 = np.zeros(n)
+    for d in range(-half, half + 1):
+        j = idx + d
+        ok = (j >= 0) & (j < n)
+        w = np.where(ok, math.exp(-0.5 * (d / s) ** 2), 0.0)
+        yj = yn[np.clip(j, 0, n - 1)]
+        s0 += w
+        s1 += w * d
+        s2 += w * d * d
+        t0 += w * yj
+        t1 += w * d * yj
+    det = s0 * s2 - s1 * s1
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lin = (s2 * t0 - s1 * t1) / det
+    avg = t0 / s0
+    good = det > 1e-9 * s0 * s2
+    out = np.where(good & np.isfinite(lin), lin, avg)
+    with np.errstate(over="ignore", invalid="ignore"):
+        res = out * m + c
+    return res if np.all(np.isfinite(res)) else y.copy()
+
+
+def noise_level(losses: Sequence[float] | np.ndarray, smoothed: np.ndarray | None = None) -> float:
+    """Robust standard deviation of the raw losses around their smoothed curve (MAD).
+
+    >>> rng = np.random.default_rng(0)
+    >>> 0.05 < noise_level(np.linspace(3, 1, 400) + 0.1 * rng.standard_normal(400)) < 0.15
+    True
+    """
+    y = np.asarray(losses, dtype=float)
+    if len(y) < 3:
+        return 0.0
+    ys = smooth_curve(y) if smoothed is None else np.asarray(smoothed, dtype=float)
+    r = y - ys
+    r = r[np.isfinite(r)]
+    if len(r) == 0:
+        return 0.0
+    return float(1.4826 * np.median(np.abs(r - np.median(r))))
+
+
+def _check_min_points(method: str, n: int, need: int, note: str) -> Suggestion | None:
+    if n < need:
+        return _none(
+            method,
+            f"too short a sweep: {n} usable point{'s' if n != 1 else ''}, {method!r} needs "
+            f"at least {need}; raise num_iter{note}",
+            0.0 if method == "auto" else None,
+        )
+    return None
+
+
+def _clip(v: float, lo: float, hi: float) -> float:
+    return float(min(max(v, lo), hi))
+
+
+# ----------------------------------------------------------------------------- methods
+
+
+def auto(
+    lrs: Sequence[float] | np.ndarray,
+    losses: Sequence[float] | np.ndarray,
+    *,
+    sigma: float | None = None,
+    min_points: int = AUTO_MIN_POINTS,
+) -> Suggestion:
+    """The default method: end of the steep-descent region, with a range and a confidence.
+
+    See the module docstring for the algorithm.
+
+    >>> lrs = np.geomspace(1e-4, 10, 60)
+    >>> losses = 1 + np.tanh(-np.log10(lrs) - 1) + np.maximum(0, np.log10(lrs))**2
+    >>> s = auto(lrs, losses)
+    >>> s.low <= s.lr <= s.high and 0 <= s.confidence <= 1
+    True
+    """
+    x, y, note = _prepare(lrs, losses)
+    n = len(y)
+    short = _check_min_points("auto", n, max(3, int(min_points)), note)
+    if short is not None:
+        return short
+    ys = smooth_curve(y, sigma)
+    s = _default_sigma(n) if sigma is None else float(sigma)
+    margin = _margin(n)
+    i_min = int(np.argmin(ys))
+    i_top = int(np.argmax(ys[: i_min + 1]))
+    descent = float(ys[i_top] - ys[i_min])
+    rise = float(np.max(ys[i_min:]) - ys[i_min])
+    noise = noise_level(y[: max(i_min + 1, min(n, 5))], ys[: max(i_min + 1, min(n, 5))])
+    neff = min(float(n), 2.0 * math.sqrt(math.pi) * s)  # points averaged by the smoother
+    se = noise / math.sqrt(neff)
+    scale = float(np.max(np.abs(ys)))
+    threshold = 3.0 * se + 1e-12 * scale
+    if not descent > threshold:
+        if rise > threshold and i_min <= margin:
+            return _none(
+                "auto",
+                f"diverged at once: the loss rises from the start of the sweep (by {rise:.3g}) "
+                f"with no descent before it; lower start_lr{note}",
+                0.0,
+            )
+        return _none(
+            "auto",
+            f"flat curve: total descent {descent:.3g} is within the noise (3 x {se:.3g}); "
+            f"widen the sweep (end_lr) or check the model and data{note}",
+            0.0,
+        )
+    t = _log_axis(x)
+    g = np.gradient(ys, t)
+    lo_i = max(i_top, margin)
+    if lo_i >= i_min:
+        lo_i = i_top
+    i_steep = lo_i + int(np.argmin(g[lo_i : i_min + 1]))
+    g_steep = float(g[i_steep])
+    if not g_steep < 0:  # cannot happen with a real descent, but never fail
+        i_steep = (i_top + i_min) // 2
+        g_steep = float(min(g[i_steep], -1e-300))
+    steep_region = np.flatnonzero(g[i_steep : i_min + 1] <= 0.5 * g_steep)
+    i_edge = i_steep + int(steep_region[-1]) if len(steep_region) else i_steep
+    lr_min, lr_steep, lr_edge = float(x[i_min]), float(x[i_steep]), float(x[i_edge])
+    lo_bound = float(x[i_top])
+    lr = _clip(_clip(lr_edge, lr_min / 10.0, lr_min / 3.0), lo_bound, lr_min)
+    low = _clip(min(lr_steep, lr), lo_bound, lr)
+    high = _clip(lr_min / 2.0, lr, lr_min)
+
+    snr = descent / noise if noise > 0 else math.inf
+    conf = 1.0 - math.exp(-snr / 3.0)
+    notes = []
+    if i_min >= n - 1 - margin:
+        conf *= 0.5
+        notes = ["the loss was still falling at the end of the sweep, the minimum may lie "
+                 "beyond end_lr"]
+    if i_min - i_top < 5:
+        conf *= 0.7
+        notes.append(f"the descent spans only {i_min - i_top} points")
+    conf = _clip(conf, 0.0, 1.0)
+    reason = (
+        f"steepest descent at lr={lr_steep:.3g}, smoothed minimum at lr={lr_min:.3g}; "
+        f"max_lr at the end of the steep-descent region (lr={lr_edge:.3g}) kept within "
+        f"[min/10, min/3]; descent {descent:.3g} vs noise {noise:.3g}"
+    )
+    if notes:
+        reason += "; " + "; ".join(notes)
+    return Suggestion(lr, low, high, "auto", round(conf, 4), reason + note)
+
+
+def steep(
+    lrs: Sequence[float] | np.ndarray,
+    losses: Sequence[float] | np.ndarray,
+    *,
+    margin: int | None = None,
+    sigma: float | None = None,
+) -> Suggestion:
+    """LR of the steepest negative slope of the smoothed curve (never a warm-up point).
+
+    ``margin`` points at the start are skipped (default ``max(1, ceil(5% of n))``).
+
+    >>> lrs = np.geomspace(1e-4, 1, 50)
+    >>> steep(lrs, 1 - np.tanh(np.log10(lrs) + 2)).lr < 0.1
+    True
+    """
+    x, y, note = _prepare(lrs, losses)
+    n = len(y)
+    short = _check_min_points("steep", n, BASIC_MIN_POINTS, note)
+    if short is not None:
+        return short
+    m = _margin(n) if margin is None else int(margin)
+    m = min(max(1, m), n - 1)
+    ys = smooth_curve(y, sigma)
+    g = np.gradient(ys, _log_axis(x))
+    i = m + int(np.argmin(g[m:]))
+    if not g[i] < 0:
+        return _none("steep", f"the loss never decreases after the first {m} points{note}")
+    return Suggestion(
+        float(x[i]), method="steep",
+        reason=f"steepest descent of the smoothed loss at point {i} of {n}{note}",
+    )
+
+
+def minimum(
+    lrs: Sequence[float] | np.ndarray,
+    losses: Sequence[float] | np.ndarray,
+    *,
+    divide: float = 10.0,
+    sigma: float | None = None,
+) -> Suggestion:
+    """The LR of the smoothed loss minimum divided by ``divide`` (10).
+
+    Clipped to the start of the sweep when the division falls below it.
+
+    >>> lrs = np.geomspace(1e-4, 1, 50)
+    >>> round(minimum(lrs, (np.log10(lrs) + 1) ** 2).lr, 4)
+    0.01
+    """
+    x, y, note = _prepare(lrs, losses)
+    n = len(y)
+    short = _check_min_points("minimum", n, BASIC_MIN_POINTS, note)
+    if short is not None:
+        return short
+    if not (math.isfinite(divide) and divide >= 1):
+        raise ValueError(f"divide must be a finite number >= 1, got {divide!r}")
+    ys = smooth_curve(y, sigma)
+    i = int(np.argmin(ys))
+    if i == 0:
+        return _none("minimum", f"the smoothed loss is lowest at the first point: no descent{note}")
+    lr = float(x[i]) / divide
+    reason = f"smoothed minimum at lr={x[i]:.3g}, divided by {divide:g}"
+    if lr < x[0]:
+        lr = float(x[0])
+        reason += "; clipped to the start of the sweep"
+    return Suggestion(lr, method="minimum", reason=reason + note)
+
+
+def _longest_decreasing(y: np.ndarray) -> list[int]:
+    """Indices of a longest strictly decreasing subsequence (patience sorting, O(n log n))."""
+    neg = -y
+    tails: list[float] = []  # smallest tail value of an increasing run of each length
+    tail_idx: list[int] = []
+    prev = [-1] * len(y)
+    for i, v in enumerate(neg):
+        lo, hi = 0, len(tails)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if tails[mid] < v:
+                lo = mid + 1
+            else:
+                hi = mid
+        if lo > 0:
+            prev[i] = tail_idx[lo - 1]
+        if lo == len(tails):
+            tails.append(v)
+            tail_idx.append(i)
+        else:
+            tails[lo] = v
+            tail_idx[lo] = i
+    out: list[int] = []
+    k = tail_idx[-1] if tail_idx else -1
+    while k >= 0:
+        out.append(k)
+        k = prev[k]
+    return out[::-1]
+
+
+def valley(
+    lrs: Sequence[float] | np.ndarray,
+    losses: Sequence[float] | np.ndarray,
+    *,
+    position: float = 2 / 3,
+    sigma: float | None = None,
+) -> Suggestion:
+    """The point ``position`` (2/3) of the way down the longest descending stretch.
+
+    The stretch is a longest strictly decreasing subsequence of the smoothed curve, so
+    small bumps in the middle of a descent do not break it.
+
+    >>> lrs = np.geomspace(1e-4, 1, 50)
+    >>> 1e-4 < valley(lrs, (np.log10(lrs) + 1) ** 2).lr < 0.1
+    True
+    """
+    x, y, note = _prepare(lrs, losses)
+    n = len(y)
+    short = _check_min_points("valley", n, BASIC_MIN_POINTS, note)
+    if short is not None:
+        return short
+    if not 0.0 <= position <= 1.0:
+        raise ValueError(f"position must be in [0, 1], got {position!r}")
+    ys = smooth_curve(y, sigma)
+    run = _longest_decreasing(ys)
+    if len(run) < 2:
+        return _none("valley", f"the smoothed loss never decreases{note}")
+    start, end = run[0], run[-1]
+    i = start + int(round((end - start) * position))
+    return Suggestion(
+        float(x[i]), method="valley",
+        reason=f"{position:.2g} of the way down the longest descent (points {start}..{end})"
+        + note,
+    )
+
+
+def slide(
+    lrs: Sequence[float] | np.ndarray,
+    losses: Sequence[float] | np.ndarray,
+    *,
+    window: int | None = None,
+    tolerance: float = 0.5,
+    sigma: float | None = None,
+) -> Suggestion:
+    """Right end of the last window (scanning left from the minimum) of steady descent.
+
+    A window of ``window`` points (default ``max(2, n // 10)``) slides left from the
+    smoothed minimum. It is "steady" when the slope at both ends is negative, at least a
+    quarter of the steepest slope, and the two slopes differ by at most ``tolerance``
+    times the larger one.
+
+    >>> lrs = np.geomspace(1e-4, 10, 80)
+    >>> losses = 1 - np.tanh(np.log10(lrs) + 2) + np.maximum(0, np.log10(lrs)) ** 2
+    >>> 1e-3 < slide(lrs, losses).lr < 1
+    True
+    """
+    x, y, note = _prepare(lrs, losses)
+    n = len(y)
+    short = _check_min_points("slide", n, BASIC_MIN_POINTS, note)
+    if short is not None:
+        return short
+    w = max(2, n // 10) if window is None else int(window)
+    if w < 1:
+        raise ValueError(f"window must be >= 1, got {window!r}")
+    ys = smooth_curve(y, sigma)
+    g = np.gradient(ys, _log_axis(x))
+    i_min = int(np.argmin(ys))
+    if i_min == 0:
+        return _none("slide", f"the smoothed loss is lowest at the first point: no descent{note}")
+    g_steep = float(np.min(g[: i_min + 1]))
+    if not g_steep < 0:
+        return _none("slide", f"the smoothed loss never decreases{note}")
+    w = min(w, i_min)
+    for r in range(i_min, w - 1, -1):
+        a, b = float(g[r - w]), float(g[r])
+        if (
+            a < 0 and b < 0
+            and max(a, b) <= 0.25 * g_steep
+            and abs(a - b) <= tolerance * max(abs(a), abs(b))
+        ):
+            return Suggestion(
+                float(x[r]), method="slide",
+                reason=f"end of a {w}-point window of steady descent (points {r - w}..{r})"
+                + note,
+            )
+    return _none("slide", f"no {w}-point window of steady descent before the minimum{note}")
+
+
+SuggestFn = Callable[..., Suggestion]
+
+#: name -> method; every method is ``fn(lrs, losses, **options) -> Suggestion``
+SUGGESTERS: dict[str, SuggestFn] = {
+    "auto": auto,
+    "valley": valley,
+    "steep": steep,
+    "minimum": minimum,
+    "slide": slide,
+}
+
+
+def suggest(
+    lrs: Sequence[float] | np.ndarray,
+    losses: Sequence[float] | np.ndarray,
+    method: str | SuggestFn = "auto",
+    **options: Any,
+) -> Suggestion:
+    """Suggest a learning rate from a range-test curve with a named (or given) method.
+
+    >>> lrs = np.geomspace(1e-4, 1, 50)
+    >>> suggest(lrs, (np.log10(lrs) + 1) ** 2, "minimum").lr
+    0.01
+    """
+    if callable(method):
+        return method(lrs, losses, **options)
+    if method not in SUGGESTERS:
+        raise ValueError(f"unknown suggestion method {method!r}; choose one of {sorted(SUGGESTERS)}")
+    return SUGGESTERS[method](lrs, losses, **options)
+
+
+def combine_runs(base: Suggestion, per_run: Sequence[Suggestion]) -> Suggestion:
+    """Widen ``base`` (from the median curve of several runs) by the runs' own suggestions.
+
+    The range becomes the union of ``base``'s range and the per-run suggested LRs, and
+    the confidence is scaled by the fraction of runs with a suggestion and by
+    ``1 / (1 + decades spanned by the per-run LRs)``.
+
+    >>> b = Suggestion(0.1, 0.05, 0.2, "auto", 1.0, "x")
+    >>> c = combine_runs(b, [Suggestion(0.08), Suggestion(0.3)])
+    >>> c.low, c.high, round(c.confidence, 3)
+    (0.05, 0.3, 0.677)
+    """
+    if base.lr is None or not per_run:
+        return base
+    got = [s.lr for s in per_run if s.lr is not None]
+    if not got:
+        return Suggestion(base.lr, base.low, base.high, base.method, 0.0,
+                          base.reason + f"; none of the {len(per_run)} runs alone gave a suggestion")
+    lo_r, hi_r = min(got), max(got)
+    low = min(base.low if base.low is not None else base.lr, lo_r)
+    high = max(base.high if base.high is not None else base.lr, hi_r)
+    spread = math.log10(hi_r / lo_r)
+    conf = None
+    if base.confidence is not None:
+        conf = round(base.confidence * (len(got) / len(per_run)) / (1.0 + spread), 4)
+    reason = (
+        base.reason + f"; {len(per_run)} runs: per-run suggestions span "
+        f"{lo_r:.3g}..{hi_r:.3g} ({len(got)} of {len(per_run)} gave one)"
+    )
+    return Suggestion(base.lr, float(low), float(high), base.method, conf, reason)

@@ -1,0 +1,26 @@
+"""Plots: schedules, finder curves (several overlaid), training histories.
+
+Every function returns a ``matplotlib.figure.Figure`` built without pyplot, so plots
+work headless, in threads and in notebooks alike. Save with ``fig.savefig(path)``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "plot_schedule": "onecycle.plots.schedule",
+    "plot_finder": "onecycle.plots.finder",
+    "plot_history": "onecycle.plots.history",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'onecycle.plots' has no attribute {name!r}")

@@ -1,0 +1,125 @@
+"""Plot a schedule: learning rate and momentum on twin y-axes, phases shaded."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+__all__ = ["plot_schedule"]
+
+_PHASE_COLOURS = ["#dbe9f6", "#fde2cf", "#e2f0d9", "#eee"]
+
+
+def _series(obj: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, list, str]:
+    """Steps, lr, momentum, phases and a title from a schedule or a scheduler."""
+    from ..schedule import OneCycleSchedule
+
+    if isinstance(obj, OneCycleSchedule):
+        p = obj.preview()
+        return p["step"], p["lr"], p.get("momentum"), obj.phases, _short(obj)
+    sched = getattr(obj, "schedules", None)
+    if sched and isinstance(sched[0], OneCycleSchedule) and hasattr(obj, "_table"):
+        # a OneCycle scheduler (possibly replanned): evaluate its own table
+        table = obj._table
+        T = obj.total_steps
+        steps = np.arange(T)
+        lr = np.array([table["lr"][0](float(i)) for i in steps])
+        mom = (
+            np.array([table["momentum"][0](float(i)) for i in steps])
+            if "momentum" in table
+            else None
+        )
+        phases = sched[0].phases if T == sched[0].total_steps else []
+        return steps, lr, mom, phases, _short(sched[0], T)
+    if hasattr(obj, "_table") and getattr(obj, "total_steps", None):
+        table = obj._table
+        steps = np.arange(obj.total_steps)
+        lr = (
+            np.array([table["lr"][0](float(i)) for i in steps])
+            if "lr" in table
+            else np.full(len(steps), np.nan)
+        )
+        mom = (
+            np.array([table["momentum"][0](float(i)) for i in steps])
+            if "momentum" in table
+            else None
+        )
+        return steps, lr, mom, [], type(obj).__name__
+    raise TypeError(
+        "plot_schedule expects a OneCycleSchedule, a OneCycle scheduler or a ParamScheduler "
+        f"with total_steps, got {type(obj).__name__}"
+    )
+
+
+def _short(s: Any, total: int | None = None) -> str:
+    mom = "" if s.momentum_spec is None else f", momentum {s.momentum_spec[0]:g}->{s.momentum_spec[1]:g}"
+    return (
+        f"1cycle ({s.style}): max_lr={s.max_lr:g}, div={s.div:g}, final_div={s.final_div:g}, "
+        f"{total or s.total_steps} steps{mom}"
+    )
+
+
+def plot_schedule(
+    schedule: Any,
+    *,
+    log_lr: bool = False,
+    ax: Any = None,
+    title: str | None = None,
+    shade_phases: bool = True,
+) -> Any:
+    """LR (left axis) and momentum (right axis) against the iteration.
+
+    Args:
+        schedule: a :class:`~onecycle.schedule.OneCycleSchedule`, a
+            :class:`~onecycle.scheduler.OneCycle` or a ``ParamScheduler`` with
+            ``total_steps``.
+        log_lr: log-scale y axis for the LR.
+        ax: an existing matplotlib Axes to draw on (a new Figure otherwise).
+        title: figure title (default: the schedule's repr).
+        shade_phases: shade warm-up / cool-down / annihilation.
+
+    Returns:
+        The matplotlib ``Figure``.
+
+    >>> import onecycle as oc
+    >>> fig = oc.plot_schedule(oc.OneCycleSchedule(1000, 0.8))
+    >>> fig.savefig("/tmp/schedule.png")
+    """
+    from matplotlib.figure import Figure
+
+    steps, lr, mom, phases, default_title = _series(schedule)
+    if ax is None:
+        fig = Figure(figsize=(7.5, 3.6), layout="constrained")
+        ax = fig.add_subplot()
+    else:
+        fig = ax.figure
+    if shade_phases:
+        for i, (name, a, b) in enumerate(phases):
+            if b > a:
+                ax.axvspan(a, b, color=_PHASE_COLOURS[i % len(_PHASE_COLOURS)], alpha=0.6, lw=0)
+                ax.text(
+                    (a + b) / 2, 1.0, name, transform=ax.get_xaxis_transform(),
+                    ha="center", va="bottom", fontsize=8, color="#555",
+                )
+    ax.plot(steps, lr, color="#1f77b4", lw=2, label="learning rate")
+    ax.set_xlabel("iteration")
+    ax.set_ylabel("learning rate", color="#1f77b4")
+    if log_lr:
+        ax.set_yscale("log")
+    ax.set_xlim(0, max(len(steps) - 1, 1))
+    ax.grid(alpha=0.3)
+    if mom is not None:
+        ax2 = ax.twinx()
+        ax2.plot(steps, mom, color="#d62728", lw=1.6, ls="--", label="momentum")
+        ax2.set_ylabel("momentum (beta1)", color="#d62728")
+        lo, hi = float(np.min(mom)), float(np.max(mom))
+        pad = max((hi - lo) * 0.1, 0.005)
+        ax2.set_ylim(lo - pad, hi + pad)
+        h1, l1 = ax.get_legend_handles_labels()
+        h2, l2 = ax2.get_legend_handles_labels()
+        ax.legend(h1 + h2, l1 + l2, loc="upper right", fontsize=8, framealpha=0.9)
+    t = default_title if title is None else title
+    if t:
+        ax.set_title(t, fontsize=9, pad=14 if shade_phases and phases else 6)
+    return fig

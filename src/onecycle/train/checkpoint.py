@@ -1,0 +1,232 @@
+"""Checkpoint files: atomic writes, safe loads, and RNG state capture.
+
+A checkpoint is a plain dictionary of tensors, numbers, strings, lists and dicts,
+written with :func:`torch.save` and read back with ``torch.load(weights_only=True)``,
+so loading one never runs code from the file. Files are written atomically: the data
+goes to a temporary file in the same directory, is flushed and ``fsync``-ed, and then
+replaces the target with :func:`os.replace` (the directory entry is ``fsync``-ed too).
+A crash or ``kill -9`` at any moment leaves either the old checkpoint or the new one,
+never a torn file.
+
+Example:
+    >>> import tempfile, os, torch
+    >>> from onecycle.train.checkpoint import save_checkpoint, load_checkpoint
+    >>> d = tempfile.mkdtemp()
+    >>> p = save_checkpoint(os.path.join(d, "last.pt"), {"w": torch.ones(2)})
+    >>> load_checkpoint(p)["w"]
+    tensor([1., 1.])
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import pickle
+import random
+import tempfile
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+import torch
+
+__all__ = [
+    "CheckpointError",
+    "CheckpointNotFoundError",
+    "save_checkpoint",
+    "load_checkpoint",
+    "atomic_write",
+    "get_rng_state",
+    "set_rng_state",
+]
+
+
+class CheckpointError(ValueError):
+    """A checkpoint could not be written or read (corrupt, unsafe, incompatible).
+
+    >>> isinstance(CheckpointError("x"), ValueError)
+    True
+    """
+
+
+class CheckpointNotFoundError(CheckpointError, FileNotFoundError):
+    """There is no checkpoint file at the given path.
+
+    >>> issubclass(CheckpointNotFoundError, FileNotFoundError)
+    True
+    """
+
+
+def _fsync_dir(directory: Path) -> None:
+    # Make the rename itself durable. Not possible on every platform/filesystem.
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path: str | os.PathLike[str], write: Callable[[IO[bytes]], None]) -> Path:
+    """Write a file atomically: ``write(f)`` fills a temporary file that replaces ``path``.
+
+    On any failure the temporary file is removed, ``path`` keeps its previous content,
+    and a :class:`CheckpointError` naming the file is raised.
+
+    >>> import tempfile, os
+    >>> p = os.path.join(tempfile.mkdtemp(), "x.txt")
+    >>> _ = atomic_write(p, lambda f: f.write(b"hello"))
+    >>> open(p, "rb").read()
+    b'hello'
+    """
+    path = Path(path)
+    directory = path.parent
+    directory.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException as exc:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        if isinstance(exc, Exception):
+            raise CheckpointError(
+                f"could not write {path}: {type(exc).__name__}: {exc}; "
+                "the previous file at that path (if any) is unchanged"
+            ) from exc
+        raise
+    _fsync_dir(directory)
+    return path
+
+
+def save_checkpoint(path: str | os.PathLike[str], payload: dict[str, Any]) -> Path:
+    """Save ``payload`` (a dict of tensors and plain data) atomically to ``path``.
+
+    Returns the path written. Raises :class:`CheckpointError` if the write fails; the
+    previous checkpoint then stays intact.
+
+    >>> import tempfile, os
+    >>> p = save_checkpoint(os.path.join(tempfile.mkdtemp(), "c.pt"), {"step": 3})
+    >>> p.name
+    'c.pt'
+    """
+    if not isinstance(payload, dict):
+        raise TypeError(f"checkpoint payload must be a dict, got {type(payload).__name__}")
+    buf = io.BytesIO()
+    torch.save(payload, buf)
+    data = buf.getvalue()
+    return atomic_write(path, lambda f: f.write(data))
+
+
+def load_checkpoint(
+    path: str | os.PathLike[str], map_location: str | torch.device | None = "cpu"
+) -> dict[str, Any]:
+    """Load a checkpoint written by :func:`save_checkpoint`, refusing unsafe pickles.
+
+    The file is read with ``torch.load(weights_only=True)``: a file that needs
+    arbitrary Python objects to unpickle is refused with a :class:`CheckpointError`
+    (nothing from it is executed). A missing file raises
+    :class:`CheckpointNotFoundError`; a truncated or corrupt file raises
+    :class:`CheckpointError`.
+
+    >>> import tempfile, os
+    >>> p = save_checkpoint(os.path.join(tempfile.mkdtemp(), "c.pt"), {"step": 3})
+    >>> load_checkpoint(p)
+    {'step': 3}
+    """
+    path = Path(path)
+    if not path.exists():
+        raise CheckpointNotFoundError(f"no checkpoint file at {path}")
+    if path.is_dir():
+        raise CheckpointError(f"{path} is a directory, not a checkpoint file")
+    try:
+        obj = torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as exc:
+        msg = str(exc)
+        if "weights_only" in msg or "Weights only" in msg or "global" in msg.lower():
+            raise CheckpointError(
+                f"refusing to load {path}: it is not a weights-only checkpoint (it needs "
+                "arbitrary Python objects to unpickle, which could run code). Only load "
+                "files you trust with torch.load(weights_only=False) yourself."
+            ) from exc
+        raise CheckpointError(f"{path} is not a readable checkpoint (corrupt?): {exc}") from exc
+    except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError) as exc:
+        raise CheckpointError(
+            f"{path} is not a readable checkpoint (truncated or corrupt): "
+            f"{type(exc).__name__}: {exc}"
+        ) from exc
+    if not isinstance(obj, dict):
+        raise CheckpointError(f"{path} holds a {type(obj).__name__}, expected a dict checkpoint")
+    return obj
+
+
+# --------------------------------------------------------------------------- RNG state
+
+
+def get_rng_state() -> dict[str, Any]:
+    """The global RNG states (torch, CUDA if initialised, numpy, python) in a form that
+    ``torch.load(weights_only=True)`` accepts (tensors, ints, floats, lists).
+
+    >>> st = get_rng_state(); a = torch.rand(1); set_rng_state(st)
+    >>> bool(torch.rand(1) == a)
+    True
+    """
+    version, internal, gauss = random.getstate()
+    kind, keys, pos, has_gauss, cached = np.random.get_state(legacy=True)
+    state: dict[str, Any] = {
+        "torch": torch.get_rng_state(),
+        "python": {"version": int(version), "state": [int(v) for v in internal], "gauss": gauss},
+        "numpy": {
+            "kind": str(kind),
+            "keys": torch.from_numpy(np.asarray(keys, dtype=np.int64)),
+            "pos": int(pos),
+            "has_gauss": int(has_gauss),
+            "cached_gaussian": float(cached),
+        },
+    }
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = [s.cpu() for s in torch.cuda.get_rng_state_all()]
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    """Restore RNG states captured by :func:`get_rng_state`.
+
+    >>> st = get_rng_state(); a = random.random(); set_rng_state(st)
+    >>> random.random() == a
+    True
+    """
+    if "torch" in state:
+        torch.set_rng_state(state["torch"].cpu().to(torch.uint8))
+    py = state.get("python")
+    if py is not None:
+        gauss = py.get("gauss")
+        random.setstate((int(py["version"]), tuple(int(v) for v in py["state"]), gauss))
+    npst = state.get("numpy")
+    if npst is not None:
+        keys = npst["keys"]
+        keys = keys.numpy() if hasattr(keys, "numpy") else np.asarray(keys)
+        np.random.set_state(
+            (
+                npst["kind"],
+                keys.astype(np.uint32),
+                int(npst["pos"]),
+                int(npst["has_gauss"]),
+                float(npst["cached_gaussian"]),
+            )
+        )
+    cuda = state.get("cuda")
+    if cuda is not None and torch.cuda.is_available():
+        n = min(len(cuda), torch.cuda.device_count())
+        torch.cuda.set_rng_state_all([c.to(torch.uint8) for c in cuda[:n]])
