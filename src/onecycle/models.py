@@ -29,6 +29,7 @@ from torch import nn
 
 __all__ = [
     "MODELS",
+    "CifarResNet",
     "caffe_lenet",
     "count_parameters",
     "create",
@@ -167,7 +168,11 @@ def caffe_lenet(
 
 
 def _conv_bn(cin: int, cout: int) -> list[nn.Module]:
-    return [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
+    return [
+        nn.Conv2d(cin, cout, 3, padding=1, bias=False),
+        nn.BatchNorm2d(cout),
+        nn.ReLU(inplace=True),
+    ]
 
 
 def small_cnn(
@@ -194,7 +199,12 @@ def small_cnn(
             cin = cout
         layers.append(_pool(h, w))
         h, w = _pool_size(h), _pool_size(w)
-    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(dropout), nn.Linear(cin, num_classes)]
+    layers += [
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Dropout(dropout),
+        nn.Linear(cin, num_classes),
+    ]
     return nn.Sequential(*layers)
 
 
@@ -234,7 +244,12 @@ class CifarResNet(nn.Module):
     """
 
     def __init__(
-        self, depth: int, *, in_channels: int, num_classes: int, dropout: float = 0.0,
+        self,
+        depth: int,
+        *,
+        in_channels: int,
+        num_classes: int,
+        dropout: float = 0.0,
         widths: Sequence[int] = (16, 32, 64),
     ) -> None:
         super().__init__()
@@ -259,8 +274,11 @@ class CifarResNet(nn.Module):
         self.fc = nn.Linear(cin, num_classes)
         for m in self.modules():
             if isinstance(m, nn.Conv2d | nn.Linear):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out" if isinstance(m, nn.Conv2d) else "fan_in",
-                                        nonlinearity="relu")
+                nn.init.kaiming_normal_(
+                    m.weight,
+                    mode="fan_out" if isinstance(m, nn.Conv2d) else "fan_in",
+                    nonlinearity="relu",
+                )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.blocks(self.stem(x))

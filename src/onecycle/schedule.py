@@ -230,20 +230,24 @@ class Piecewise:
         self.knots: tuple[float, ...] = tuple(ks)
         self._ends = self.knots[1:]
         self._final = self.curves[-1](1.0)
+        self._first = self.curves[0](0.0)
+        self._first_knot = self.knots[0]
+        self._last_knot = self.knots[-1]
+        n = len(self.curves)
+        self._fast = tuple(
+            (a, b, _CURVE_FNS[c.kind], c.start, c.end, i == n - 1)
+            for i, (c, a, b) in enumerate(zip(self.curves, self.knots, self._ends))
+        )
 
     def __call__(self, step: float) -> float:
-        knots = self.knots
-        if step >= knots[-1]:
+        if step >= self._last_knot:
             return self._final
-        if step < knots[0] or (step == knots[0] and self.strict):
-            return self.curves[0](0.0)
-        last = len(self.curves) - 1
-        for i, end in enumerate(self._ends):
-            if step <= end or i == last:
-                start = knots[i]
+        if step < self._first_knot or (step == self._first_knot and self.strict):
+            return self._first
+        for start, end, fn, a, b, is_last in self._fast:
+            if step <= end or is_last:
                 length = end - start
-                pct = 1.0 if length <= 0 else (step - start) / length
-                return self.curves[i](pct)
+                return fn(a, b, 1.0 if length <= 0 else (step - start) / length)
         raise AssertionError("unreachable")  # pragma: no cover
 
     @property

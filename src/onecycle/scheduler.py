@@ -18,6 +18,7 @@ Example:
 
 from __future__ import annotations
 
+import json
 import math
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -38,6 +39,40 @@ from .schedule import (
 __all__ = ["ParamScheduler", "OneCycle"]
 
 ScheduleFn = Callable[[float], float]
+
+
+# (low, high, low bound is exclusive) for the hyper-parameters with a known range
+_RANGES: dict[str, tuple[float, float, bool]] = {
+    "lr": (0.0, math.inf, True),
+    "momentum": (0.0, 1.0, False),
+    "weight_decay": (0.0, math.inf, False),
+}
+
+
+def _writer(adapter: Any, group: dict, name: str, oname: str) -> Callable[[float], None]:
+    """A fast setter for one hyper-parameter of one param group."""
+    key = adapter._key(name, oname)
+    if key.endswith("[0]"):
+        base = key[:-3]
+
+        def write_first(v: float, g: dict = group, k: str = base) -> None:
+            g[k] = (v, *g[k][1:])
+
+        return write_first
+    if key not in group:
+        adapter.get(group, name, oname)  # raises the standard "no hyper-parameter" error
+    old = group[key]
+    if hasattr(old, "fill_") and hasattr(old, "dim"):  # tensor lr: update in place
+
+        def write_tensor(v: float, t: Any = old) -> None:
+            t.fill_(v)
+
+        return write_tensor
+
+    def write_plain(v: float, g: dict = group, k: str = key) -> None:
+        g[k] = v
+
+    return write_plain
 
 
 class ParamScheduler(LRScheduler):
@@ -115,6 +150,7 @@ class ParamScheduler(LRScheduler):
         self.last_epoch = 0
         self._step_count = 1
         self._get_lr_called_within_step = False
+        self._compile()
         self._apply()
 
     # -- core -----------------------------------------------------------------
@@ -144,18 +180,38 @@ class ParamScheduler(LRScheduler):
     def _compute(self, step: int) -> dict[str, list[float]]:
         return {name: [float(f(step)) for f in fns] for name, fns in self._table.items()}
 
+    def _compile(self) -> None:
+        """Per (hyper-parameter, group): the schedule, a writer and the allowed range.
+
+        Done once, so ``step()`` is a few float ops and dict writes per group."""
+        plan = []
+        for name, fns in self._table.items():
+            lo, hi, lo_open = _RANGES.get(name, (-math.inf, math.inf, False))
+            writers = [_writer(self._adapter, g, name, self._oname) for g in self.optimizer.param_groups]
+            plan.append((name, list(zip(fns, writers)), lo, hi, lo_open))
+        self._plan = plan
+
     def _apply(self) -> None:
-        step = self._effective_step()
-        values = self._compute(step)
-        groups = self.optimizer.param_groups
-        ad, oname = self._adapter, self._oname
-        for name, vals in values.items():
-            for g, v in zip(groups, vals):
-                if not math.isfinite(v):
+        step = self.last_epoch
+        if self.total_steps is not None and step >= self.total_steps:
+            step = self._effective_step()
+        values = {}
+        for name, pairs, lo, hi, lo_open in self._plan:
+            vals = []
+            prev_f = prev_v = None
+            for f, write in pairs:
+                # groups sharing one schedule object evaluate it once
+                v = prev_v if f is prev_f else f(step)
+                # NaN fails every comparison, so it is caught here too
+                if not ((v > lo if lo_open else v >= lo) and v < hi):
+                    validate_hyper(name, v)  # raises the standard message
                     raise ValueError(f"schedule for {name!r} gave {v!r} at step {step}")
-                ad.set(g, name, v, oname)
+                write(v)
+                vals.append(v)
+                prev_f, prev_v = f, v
+            values[name] = vals
         self._last_values = values
-        self._last_lr = values["lr"] if "lr" in values else [float(g["lr"]) for g in groups]
+        self._last_lr = values["lr"] if "lr" in values else [float(g["lr"]) for g in self.optimizer.param_groups]
 
     def step(self, epoch: int | None = None) -> None:  # type: ignore[override]
         """Advance one step (after ``optimizer.step()``) and apply the new values."""
@@ -222,15 +278,23 @@ class ParamScheduler(LRScheduler):
                     f"state_dict has {len(lst)} {name!r} schedules for "
                     f"{len(self._table[name])} param groups"
                 )
-            self._table[name] = [
-                schedule_from_dict(spec) if spec is not None else old
-                for spec, old in zip(lst, self._table[name])
-            ]
+            built: dict[str, Any] = {}  # equal specs -> one shared object (evaluated once)
+            fns = []
+            for spec, old in zip(lst, self._table[name]):
+                if spec is None:
+                    fns.append(old)
+                    continue
+                key = json.dumps(spec, sort_keys=True)
+                if key not in built:
+                    built[key] = schedule_from_dict(spec)
+                fns.append(built[key])
+            self._table[name] = fns
         self.total_steps = state_dict.get("total_steps", self.total_steps)
         self.on_end = state_dict.get("on_end", self.on_end)
         self.base_lrs = list(state_dict.get("base_lrs", self.base_lrs))
         self.last_epoch = int(state_dict["last_epoch"])
         self._step_count = self.last_epoch + 1
+        self._compile()
         self._apply()
 
     # -- changing plans -----------------------------------------------------------
@@ -260,12 +324,17 @@ class ParamScheduler(LRScheduler):
                 f"got {total_steps!r}"
             )
         old_last = self.total_steps - 1
-        self._table = {
-            name: [TimeWarp(f, pivot, old_last, new_T - 1) for f in fns]
-            for name, fns in self._table.items()
-        }
+        warped: dict[int, TimeWarp] = {}  # keep schedules shared between groups shared
+
+        def warp(f: ScheduleFn) -> TimeWarp:
+            if id(f) not in warped:
+                warped[id(f)] = TimeWarp(f, pivot, old_last, new_T - 1)
+            return warped[id(f)]
+
+        self._table = {name: [warp(f) for f in fns] for name, fns in self._table.items()}
         self.total_steps = new_T
         self._warned_end = False
+        self._compile()
         self._apply()
 
 
@@ -346,7 +415,11 @@ class OneCycle(ParamScheduler):
         )
         if momentum is not _MISSING:
             opts["momentum"] = momentum
-        self.schedules = [OneCycleSchedule(total_steps, m, **opts) for m in max_lrs]
+        by_lr: dict[float, OneCycleSchedule] = {}
+        for m in max_lrs:
+            if m not in by_lr:
+                by_lr[m] = OneCycleSchedule(total_steps, m, **opts)
+        self.schedules = [by_lr[m] for m in max_lrs]
         first = self.schedules[0]
         table: dict[str, list[Any]] = {"lr": [s.lr_schedule for s in self.schedules]}
         if first.momentum_spec is not None:
@@ -357,7 +430,7 @@ class OneCycle(ParamScheduler):
                     "register an adapter with onecycle.hyper.register_optimizer(cls, "
                     "momentum='key')"
                 )
-            table["momentum"] = [s.momentum_schedule for s in self.schedules]
+            table["momentum"] = [first.momentum_schedule] * n  # one shape for all groups
         self.max_lrs = max_lrs
         super().__init__(optimizer, table, total_steps=total_steps, on_end=on_end)
 

@@ -1,0 +1,82 @@
+"""Shared helpers for the benchmarks: machine description, timing, result files.
+
+Each benchmark writes ``benchmarks/results/<name>.json`` (numbers) and
+``benchmarks/results/<name>.md`` (its section of RESULTS.md); ``make_results.py``
+joins the sections into ``benchmarks/RESULTS.md``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shlex
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+RESULTS_DIR = HERE / "results"
+
+
+def setup_threads(n: int = 2) -> None:
+    import torch
+
+    torch.set_num_threads(n)
+
+
+def machine() -> dict[str, Any]:
+    import torch
+
+    return {
+        "cpu_count": os.cpu_count(),
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+    }
+
+
+def command() -> str:
+    return "python " + " ".join(shlex.quote(a) for a in [os.path.relpath(sys.argv[0])] + sys.argv[1:])
+
+
+def median(xs: list[float]) -> float:
+    return float(statistics.median(xs))
+
+
+def mean_std(xs: list[float]) -> tuple[float, float]:
+    if len(xs) == 1:
+        return float(xs[0]), 0.0
+    return float(statistics.mean(xs)), float(statistics.stdev(xs))
+
+
+def fmt_ms(xs: list[float], digits: int = 2) -> str:
+    m, s = mean_std(xs)
+    return f"{m:.{digits}f} ± {s:.{digits}f}"
+
+
+class Timer:
+    def __enter__(self) -> Timer:
+        self.t0 = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.elapsed = time.perf_counter() - self.t0
+
+
+def write(name: str, data: dict[str, Any], markdown: str) -> None:
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    data = {"benchmark": name, "command": command(), "machine": machine(), **data}
+    (RESULTS_DIR / f"{name}.json").write_text(json.dumps(data, indent=2, default=float) + "\n")
+    m = data["machine"]
+    header = (
+        f"\n_Command_: `{data['command']}`  \n"
+        f"_Machine_: {m['cpu_count']} cores, torch {m['torch']}, {m['threads']} threads, "
+        f"Python {m['python']}, {m['platform']}; run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}\n\n"
+    )
+    (RESULTS_DIR / f"{name}.md").write_text(markdown.rstrip() + "\n" + header)
+    print(markdown)

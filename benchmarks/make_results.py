@@ -1,0 +1,36 @@
+"""Join every benchmark's section (benchmarks/results/*.md) into benchmarks/RESULTS.md.
+
+    python benchmarks/make_results.py
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ORDER = ["b0", "b1", "b2", "b3", "b4", "b5", "b6", "recipe"]
+
+INTRO = """# Benchmark results
+
+Numbers measured on this project's own machine (a shared 2-core VM: timings are noisy,
+so speed is reported as ratios measured side by side, medians over repetitions).
+Every section names the command that produced it; rerun it to refresh the section,
+then `python benchmarks/make_results.py`. Raw numbers: `benchmarks/results/*.json`.
+Targets come from `shared/BENCHMARKS.md`; a missed target is reported as missed.
+"""
+
+
+def main() -> None:
+    parts = [INTRO]
+    found = {p.stem: p for p in (HERE / "results").glob("*.md")}
+    for name in ORDER + sorted(set(found) - set(ORDER)):
+        if name in found:
+            parts.append(found[name].read_text().rstrip() + "\n")
+        elif name in ORDER:
+            parts.append(f"## {name.upper()}\n\n_Not run yet._\n")
+    (HERE / "RESULTS.md").write_text("\n".join(parts))
+    print(f"wrote {HERE / 'RESULTS.md'}")
+
+
+if __name__ == "__main__":
+    main()

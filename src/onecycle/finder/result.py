@@ -1,0 +1,325 @@
+"""The outcome of a range test: the curve, how it ended, suggestions, plot, JSON.
+
+Example:
+    >>> import numpy as np
+    >>> lrs = np.geomspace(1e-5, 1, 50)
+    >>> losses = 1 + (np.log10(lrs) + 1) ** 2 / 10
+    >>> res = LRFinderResult(lrs, losses, losses.copy(), mode="exp")
+    >>> res2 = LRFinderResult.from_dict(res.to_dict())
+    >>> bool(np.array_equal(res2.losses, res.losses)), res2.stop_reason
+    (True, 'completed')
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .suggest import Suggestion, combine_runs, suggest
+
+__all__ = ["LRFinderResult", "Band", "STOP_REASONS"]
+
+FORMAT = "onecycle.lr_find"
+FORMAT_VERSION = 1
+
+#: why a range test ended: all iterations ran, the smoothed loss diverged, or a loss
+#: was NaN/Inf
+STOP_REASONS = ("completed", "diverged", "non-finite")
+
+
+def _enc(a: Any) -> list[Any]:
+    """Floats for JSON: exact for finite values, None for NaN, "inf"/"-inf"."""
+    out: list[Any] = []
+    for v in np.asarray(a, dtype=float).tolist():
+        if math.isnan(v):
+            out.append(None)
+        elif math.isinf(v):
+            out.append("inf" if v > 0 else "-inf")
+        else:
+            out.append(v)
+    return out
+
+
+def _dec(a: Any) -> np.ndarray:
+    if a is None:
+        return np.zeros(0)
+    return np.array([math.nan if v is None else float(v) for v in a], dtype=float)
+
+
+def _f(v: Any) -> Any:
+    """A scalar for JSON (None for None/NaN)."""
+    if v is None:
+        return None
+    v = float(v)
+    if math.isnan(v):
+        return None
+    if math.isinf(v):
+        return "inf" if v > 0 else "-inf"
+    return v
+
+
+def _unf(v: Any) -> float | None:
+    return None if v is None else float(v)
+
+
+@dataclass(eq=False)
+class Band:
+    """Spread of several range-test runs on a common LR grid.
+
+    ``median``, ``low`` and ``high`` are the median and the ``quantiles`` (10th and 90th
+    percentiles) of the raw losses across runs, over the points every run reached;
+    ``curves`` holds each run's raw losses (NaN-padded where a run stopped earlier).
+
+    >>> b = Band(np.array([1.0, 2.0]), np.array([1.0, 1.0]), np.array([0.9, 0.9]),
+    ...          np.array([1.1, 1.1]))
+    >>> b.n_runs
+    0
+    """
+
+    lrs: np.ndarray
+    median: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+    curves: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    quantiles: tuple[float, float] = (0.1, 0.9)
+
+    @property
+    def n_runs(self) -> int:
+        """How many runs the band summarises."""
+        return int(self.curves.shape[0]) if self.curves.ndim == 2 else 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict."""
+        return {
+            "lrs": _enc(self.lrs),
+            "median": _enc(self.median),
+            "low": _enc(self.low),
+            "high": _enc(self.high),
+            "curves": [_enc(c) for c in self.curves],
+            "quantiles": list(self.quantiles),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Band:
+        """Inverse of :meth:`to_dict`."""
+        curves = [_dec(c) for c in d.get("curves", [])]
+        return cls(
+            _dec(d["lrs"]), _dec(d["median"]), _dec(d["low"]), _dec(d["high"]),
+            np.array(curves, dtype=float) if curves else np.zeros((0, 0)),
+            tuple(d.get("quantiles", (0.1, 0.9))),  # type: ignore[arg-type]
+        )
+
+
+@dataclass(eq=False, repr=False)
+class LRFinderResult:
+    """Result of :func:`onecycle.finder.lr_find`.
+
+    Attributes:
+        lrs: the LR of parameter group 0 at each iteration run (numpy array).
+        losses: the raw loss at each iteration (averaged over accumulation steps and,
+            when distributed, over ranks). With ``repeats > 1``: the median across runs.
+        smoothed: the bias-corrected EMA of ``losses`` used for the stop decision.
+        mode: ``"exp"`` or ``"linear"`` spacing of the sweep.
+        diverged: True when the test stopped early (divergence or a NaN/Inf loss).
+        stop_reason: one of ``"completed"``, ``"diverged"``, ``"non-finite"``.
+        stop_index: index of the flagged last point when stopped early, else None.
+        val_lrs, val_losses: the validation curve (empty without a ``val_loader``).
+        band: a :class:`Band` with the spread across runs (``repeats > 1``), else None.
+        runs: the individual runs (``repeats > 1``), else empty.
+        config: the settings of the test (start/end lr, num_iter, smooth, ...).
+
+    >>> r = LRFinderResult(np.array([0.1, 1.0]), np.array([1.0, 2.0]), np.array([1.0, 1.5]))
+    >>> r.suggest().lr is None
+    True
+    """
+
+    lrs: np.ndarray
+    losses: np.ndarray
+    smoothed: np.ndarray
+    mode: str = "exp"
+    diverged: bool = False
+    stop_reason: str = "completed"
+    stop_index: int | None = None
+    val_lrs: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    val_losses: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    band: Band | None = None
+    runs: list[LRFinderResult] = field(default_factory=list)
+    config: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.lrs = np.asarray(self.lrs, dtype=float)
+        self.losses = np.asarray(self.losses, dtype=float)
+        self.smoothed = np.asarray(self.smoothed, dtype=float)
+        self.val_lrs = np.asarray(self.val_lrs, dtype=float)
+        self.val_losses = np.asarray(self.val_losses, dtype=float)
+        if not (len(self.lrs) == len(self.losses) == len(self.smoothed)):
+            raise ValueError(
+                f"lrs, losses and smoothed must have one entry per iteration, got lengths "
+                f"{len(self.lrs)}, {len(self.losses)}, {len(self.smoothed)}"
+            )
+        if len(self.val_lrs) != len(self.val_losses):
+            raise ValueError("val_lrs and val_losses must have the same length")
+        if self.mode not in ("exp", "linear"):
+            raise ValueError(f"mode must be 'exp' or 'linear', got {self.mode!r}")
+        if self.stop_reason not in STOP_REASONS:
+            raise ValueError(f"stop_reason must be one of {STOP_REASONS}, got {self.stop_reason!r}")
+
+    # ------------------------------------------------------------------ suggestions
+    def suggest(self, method: str | None = None, *, on: str = "train", **options: Any) -> Suggestion:
+        """Suggest a max LR from this curve (``method=None``: ``"auto"``).
+
+        ``on="val"`` uses the validation curve instead of the training losses. With
+        several runs (``repeats``) the suggestion comes from the median curve and its
+        range is widened to cover the runs' own suggestions.
+
+        >>> lrs = np.geomspace(1e-5, 1, 51)
+        >>> r = LRFinderResult(lrs, (np.log10(lrs) + 1) ** 2, (np.log10(lrs) + 1) ** 2)
+        >>> round(r.suggest("minimum").lr, 6)
+        0.01
+        """
+        method = "auto" if method is None else method
+        if on == "train":
+            lrs, losses = self.lrs, self.losses
+        elif on == "val":
+            lrs, losses = self.val_lrs, self.val_losses
+        else:
+            raise ValueError(f"on must be 'train' or 'val', got {on!r}")
+        base = suggest(lrs, losses, method, **options)
+        if on == "train" and self.runs:
+            per_run = [suggest(r.lrs, r.losses, method, **options) for r in self.runs]
+            return combine_runs(base, per_run)
+        return base
+
+    # ------------------------------------------------------------------ plotting
+    def plot(
+        self,
+        ax: Any = None,
+        suggestions: Any = ("auto",),
+        log: bool | None = None,
+    ) -> Any:
+        """The loss against the LR, suggestions marked and their range shaded.
+
+        Log x-axis for ``mode="exp"`` (``log=None``), linear for ``"linear"``. Returns a
+        ``matplotlib.figure.Figure`` (see :func:`onecycle.plots.finder.plot_result`).
+
+        >>> lrs = np.geomspace(1e-5, 1, 30)
+        >>> fig = LRFinderResult(lrs, lrs, lrs).plot(suggestions=())
+        >>> fig.axes[0].get_xscale()
+        'log'
+        """
+        from ..plots.finder import plot_result
+
+        return plot_result(self, ax=ax, suggestions=suggestions, log=log)
+
+    # ------------------------------------------------------------------ JSON
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (exact floats; NaN as null, infinities as strings)."""
+        return {
+            "format": FORMAT,
+            "version": FORMAT_VERSION,
+            "lrs": _enc(self.lrs),
+            "losses": _enc(self.losses),
+            "smoothed": _enc(self.smoothed),
+            "mode": self.mode,
+            "diverged": bool(self.diverged),
+            "stop_reason": self.stop_reason,
+            "stop_index": None if self.stop_index is None else int(self.stop_index),
+            "val_lrs": _enc(self.val_lrs),
+            "val_losses": _enc(self.val_losses),
+            "band": None if self.band is None else self.band.to_dict(),
+            "runs": [r.to_dict() for r in self.runs],
+            "config": {k: _f(v) if isinstance(v, float) else v for k, v in self.config.items()},
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> LRFinderResult:
+        """Inverse of :meth:`to_dict`."""
+        if d.get("format", FORMAT) != FORMAT:
+            raise ValueError(f"not an lr_find result: format={d.get('format')!r}")
+        if int(d.get("version", FORMAT_VERSION)) > FORMAT_VERSION:
+            raise ValueError(
+                f"lr_find result version {d['version']} is newer than this onecycle "
+                f"understands ({FORMAT_VERSION})"
+            )
+        config = {
+            k: (float(v) if v in ("inf", "-inf") else v) for k, v in d.get("config", {}).items()
+        }
+        return cls(
+            lrs=_dec(d["lrs"]),
+            losses=_dec(d["losses"]),
+            smoothed=_dec(d["smoothed"]),
+            mode=d.get("mode", "exp"),
+            diverged=bool(d.get("diverged", False)),
+            stop_reason=d.get("stop_reason", "completed"),
+            stop_index=d.get("stop_index"),
+            val_lrs=_dec(d.get("val_lrs")),
+            val_losses=_dec(d.get("val_losses")),
+            band=None if d.get("band") is None else Band.from_dict(d["band"]),
+            runs=[cls.from_dict(r) for r in d.get("runs", [])],
+            config=config,
+        )
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the result as JSON, atomically (temporary file + ``os.replace``).
+
+        >>> import tempfile, os
+        >>> r = LRFinderResult(np.array([0.1, 1.0]), np.array([1.0, 2.0]), np.array([1.0, 1.5]))
+        >>> p = os.path.join(tempfile.mkdtemp(), "lr.json")
+        >>> LRFinderResult.load(r.save(p)).lrs.tolist()
+        [0.1, 1.0]
+        """
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        text = json.dumps(self.to_dict(), indent=1, allow_nan=False)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(text)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            try:
+                os.remove(tmp)
+            except FileNotFoundError:
+                pass
+            raise
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> LRFinderResult:
+        """Read a result written by :meth:`save`."""
+        with open(path, encoding="utf-8") as fh:
+            return cls.from_dict(json.load(fh))
+
+    # ------------------------------------------------------------------ repr
+    def __len__(self) -> int:
+        return len(self.lrs)
+
+    def __repr__(self) -> str:
+        n = len(self.lrs)
+        if n == 0:
+            return "LRFinderResult(0 points)"
+        span = f"lr {self.lrs[0]:.3g} -> {self.lrs[-1]:.3g} ({self.mode})"
+        if self.stop_reason == "completed":
+            stop = "completed"
+        else:
+            stop = f"stopped: {self.stop_reason} at point {self.stop_index}"
+        runs = f", {len(self.runs)} runs" if self.runs else ""
+        try:
+            s = self.suggest()
+            sug = (
+                f"suggested lr {s.lr:.3g} [{s.low:.3g}, {s.high:.3g}], confidence {s.confidence:.2f}"
+                if s.lr is not None
+                else f"no suggestion ({s.reason})"
+            )
+        except Exception as exc:  # a repr must never raise
+            sug = f"no suggestion ({exc})"
+        return f"LRFinderResult({n} points, {span}, {stop}{runs}; {sug})"

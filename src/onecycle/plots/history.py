@@ -1,0 +1,174 @@
+"""Plot a training history: losses, metrics, and the LR/momentum schedule underneath."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+__all__ = ["plot_history"]
+
+_FIT_COLOURS = {"one_cycle": "#1f77b4", "constant": "#7f7f7f", "tail": "#2ca02c"}
+
+
+def _ema(values: np.ndarray, beta: float = 0.9) -> np.ndarray:
+    """Bias-corrected exponential moving average, skipping non-finite values."""
+    out = np.empty_like(values)
+    avg, n = 0.0, 0
+    for i, v in enumerate(values):
+        if math.isfinite(v):
+            n += 1
+            avg = beta * avg + (1 - beta) * v
+        out[i] = avg / (1 - beta**n) if n else np.nan
+    return out
+
+
+def _floats(values: list[Any]) -> np.ndarray:
+    return np.array([np.nan if v is None else float(v) for v in values], dtype=float)
+
+
+def plot_history(
+    history: Any,
+    *,
+    smooth: float = 0.9,
+    log_loss: bool = False,
+    log_lr: bool = False,
+    title: str | None = None,
+    figsize: tuple[float, float] | None = None,
+) -> Any:
+    """Training history as a matplotlib ``Figure`` (no pyplot).
+
+    Panels, sharing the iteration axis:
+
+    1. loss: per-iteration training loss (faint) with its moving average, per-epoch
+       mean training loss and validation loss (markers at each epoch's end);
+    2. metrics (only when the epoch records have ``val_*`` metrics besides the loss);
+    3. the schedule actually used: learning rate (left axis) and momentum / beta1
+       (right axis) per iteration.
+
+    Successive fits are separated by dotted lines and labelled; a divergence stop is
+    marked with a red cross.
+
+    Args:
+        history: a :class:`~onecycle.train.History`.
+        smooth: EMA factor for the smoothed training loss (0 disables smoothing).
+        log_loss, log_lr: log-scale y axes.
+        title: figure title.
+        figsize: matplotlib figure size in inches.
+
+    >>> from onecycle.train import History
+    >>> h = History(); h.add_iteration(0.1, 0.9, 1.0); h.add_iteration(0.2, 0.85, 0.8)
+    >>> h.add_record({"epoch": 0, "iteration": 2, "train_loss": 0.9, "val_loss": 0.7})
+    >>> fig = plot_history(h); len(fig.axes) >= 2
+    True
+    """
+    from matplotlib.figure import Figure
+
+    loss = _floats(history.loss)
+    lr = _floats(history.lr)
+    mom = _floats(history.momentum)
+    it = np.arange(1, len(loss) + 1)
+    records = list(history.records)
+    metric_keys: list[str] = []
+    for r in records:
+        for k, v in r.items():
+            if (k.startswith("val_") or k.startswith("train_")) and k not in (
+                "val_loss", "train_loss"
+            ) and isinstance(v, (int, float)) and k not in metric_keys:
+                metric_keys.append(k)
+
+    n_panels = 3 if metric_keys else 2
+    ratios = [3, 2, 2] if metric_keys else [3, 2]
+    fig = Figure(figsize=figsize or (8.0, 2.4 * n_panels + 0.6), layout="constrained")
+    axes = fig.subplots(n_panels, 1, sharex=True, gridspec_kw={"height_ratios": ratios})
+    ax_loss, ax_sched = axes[0], axes[-1]
+    ax_metric = axes[1] if metric_keys else None
+
+    # ---- losses
+    if len(loss):
+        ax_loss.plot(it, loss, color="#1f77b4", alpha=0.25, lw=0.8, label="train loss (batch)")
+        if 0 < smooth < 1:
+            ax_loss.plot(it, _ema(loss, smooth), color="#1f77b4", lw=1.6,
+                         label="train loss (smoothed)")
+    ep_it = np.array([r.get("iteration", np.nan) for r in records], dtype=float)
+    for key, colour, marker in (("train_loss", "#0b3d91", "o"), ("val_loss", "#ff7f0e", "s")):
+        vals = _floats([r.get(key) for r in records])
+        if np.isfinite(vals).any():
+            ax_loss.plot(ep_it, vals, color=colour, marker=marker, ms=4, lw=1.4,
+                         label=key.replace("_", " ") + " (epoch)")
+    finite = loss[np.isfinite(loss)]
+    if finite.size:
+        lo, hi = float(np.min(finite)), float(np.percentile(finite, 99))
+        if hi > lo and not log_loss:
+            ax_loss.set_ylim(min(lo, 0.0) if lo >= 0 else lo, hi * 1.15)
+    if log_loss:
+        ax_loss.set_yscale("log")
+    ax_loss.set_ylabel("loss")
+    ax_loss.grid(alpha=0.3)
+    ax_loss.legend(fontsize=8, loc="upper right", framealpha=0.9)
+
+    # ---- metrics
+    if ax_metric is not None:
+        for k in metric_keys:
+            vals = _floats([r.get(k) for r in records])
+            ax_metric.plot(ep_it, vals, marker="o", ms=4, lw=1.4, label=k.replace("_", " "))
+        ax_metric.set_ylabel("metric")
+        ax_metric.grid(alpha=0.3)
+        ax_metric.legend(fontsize=8, loc="lower right", framealpha=0.9)
+
+    # ---- schedule
+    if len(lr):
+        ax_sched.plot(it, lr, color="#1f77b4", lw=1.6, label="learning rate")
+    ax_sched.set_ylabel("learning rate", color="#1f77b4")
+    if log_lr:
+        ax_sched.set_yscale("log")
+    ax_sched.set_xlabel("iteration")
+    ax_sched.grid(alpha=0.3)
+    if np.isfinite(mom).any():
+        ax_m = ax_sched.twinx()
+        ax_m.plot(it, mom, color="#d62728", lw=1.3, ls="--", label="momentum")
+        ax_m.set_ylabel("momentum (beta1)", color="#d62728")
+        m = mom[np.isfinite(mom)]
+        lo, hi = float(m.min()), float(m.max())
+        pad = max((hi - lo) * 0.1, 0.005)
+        ax_m.set_ylim(lo - pad, hi + pad)
+        h1, l1 = ax_sched.get_legend_handles_labels()
+        h2, l2 = ax_m.get_legend_handles_labels()
+        ax_sched.legend(h1 + h2, l1 + l2, fontsize=8, loc="upper right", framealpha=0.9)
+
+    # ---- fit boundaries and labels
+    fits = list(getattr(history, "fits", []) or [])
+    for j, f in enumerate(fits):
+        start = int(f.get("start_iteration", 0))
+        kind = str(f.get("kind", "fit"))
+        if j > 0:
+            for ax in axes:
+                ax.axvline(start + 0.5, color="#555", ls=":", lw=1)
+        if len(fits) > 1:
+            ax_sched.text(start + 1, 1.0, f" {kind}", transform=ax_sched.get_xaxis_transform(),
+                          va="top", ha="left", fontsize=7,
+                          color=_FIT_COLOURS.get(kind, "#555"))
+    stops = [(int(f.get("start_iteration", 0)), (f.get("meta") or {}).get("diverged"))
+             for f in fits]
+    if not fits:
+        stops = [(0, (getattr(history, "meta", {}) or {}).get("diverged"))]
+    for start, div in stops:
+        if isinstance(div, dict) and "step" in div:
+            x = start + int(div["step"]) + 1
+            ax_loss.axvline(x, color="#d62728", lw=1, alpha=0.6)
+            ax_loss.text(x, 0.98, " diverged", color="#d62728", fontsize=8, va="top",
+                         transform=ax_loss.get_xaxis_transform())
+    if len(it):
+        ax_sched.set_xlim(0.5, max(len(it), 1) + 0.5)
+    if title is None:
+        last = records[-1] if records else {}
+        parts = [f"{len(records)} epochs, {len(loss)} iterations"]
+        for k in ("val_loss", "val_accuracy"):
+            v = last.get(k)
+            if isinstance(v, (int, float)):
+                parts.append(f"{k.replace('_', ' ')} {v:.4g}")
+        title = "training history: " + ", ".join(parts)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    return fig
