@@ -30,11 +30,18 @@ import difflib
 import json
 import math
 import os
-import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+try:  # Python >= 3.11
+    import tomllib as _toml
+except ModuleNotFoundError:  # pragma: no cover - Python 3.10: the tomli backport
+    try:
+        import tomli as _toml  # type: ignore[no-redef]
+    except ModuleNotFoundError:
+        _toml = None  # type: ignore[assignment]
 
 __all__ = [
     "BaselineConfig",
@@ -374,9 +381,11 @@ class RunConfig:
         >>> RunConfig.from_toml_text('epochs = 2').epochs
         2
         """
+        if _toml is None:  # pragma: no cover - Python 3.10 without tomli
+            raise ConfigError("reading TOML needs Python >= 3.11 or the 'tomli' package")
         try:
-            data = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as err:
+            data = _toml.loads(text)
+        except _toml.TOMLDecodeError as err:
             where = f"{source}: " if source else ""
             raise ConfigError(f"{where}not valid TOML: {err}") from None
         return cls.from_dict(data, source=source)

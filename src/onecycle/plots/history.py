@@ -101,7 +101,8 @@ def plot_history(
     if finite.size:
         lo, hi = float(np.min(finite)), float(np.percentile(finite, 99))
         if hi > lo and not log_loss:
-            ax_loss.set_ylim(min(lo, 0.0) if lo >= 0 else lo, hi * 1.15)
+            span = hi - lo
+            ax_loss.set_ylim(lo - 0.05 * span, hi + 0.15 * span)
     if log_loss:
         ax_loss.set_yscale("log")
     ax_loss.set_ylabel("loss")
@@ -146,8 +147,8 @@ def plot_history(
             for ax in axes:
                 ax.axvline(start + 0.5, color="#555", ls=":", lw=1)
         if len(fits) > 1:
-            ax_sched.text(start + 1, 1.0, f" {kind}", transform=ax_sched.get_xaxis_transform(),
-                          va="top", ha="left", fontsize=7,
+            ax_sched.text(start + 1, 0.02, f" {kind}", transform=ax_sched.get_xaxis_transform(),
+                          va="bottom", ha="left", fontsize=7,
                           color=_FIT_COLOURS.get(kind, "#555"))
     stops = [(int(f.get("start_iteration", 0)), (f.get("meta") or {}).get("diverged"))
              for f in fits]

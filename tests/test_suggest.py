@@ -1,0 +1,301 @@
+"""Suggestion methods on synthetic curves (pure numpy, no training)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from onecycle.finder.suggest import (
+    SUGGESTERS,
+    Suggestion,
+    auto,
+    combine_runs,
+    minimum,
+    noise_level,
+    smooth_curve,
+    steep,
+    suggest,
+    valley,
+)
+
+METHODS = sorted(SUGGESTERS)
+N = 100
+LRS = np.geomspace(1e-6, 10, N)
+T = np.log10(LRS)
+LR_MIN = 10 ** -0.5  # where the clean valley bottoms out
+
+
+def clean_valley() -> np.ndarray:
+    """Flat at 2.3, falls around lr=1e-2, bottoms out near 0.3, explodes past ~0.3."""
+    return 2.3 - 2.0 / (1 + np.exp(-2.5 * (T + 2))) + np.where(T > -0.5, 3 * (T + 0.5) ** 2, 0)
+
+
+def noisy_valley(seed: int = 0, sd: float = 0.15) -> np.ndarray:
+    return clean_valley() + sd * np.random.default_rng(seed).standard_normal(N)
+
+
+def flat(seed: int = 0) -> np.ndarray:
+    return 2.3 + 0.05 * np.random.default_rng(seed).standard_normal(N)
+
+
+def immediate_divergence(seed: int = 0) -> np.ndarray:
+    return 2.3 + np.expm1(np.linspace(0, 6, N)) + 0.01 * np.random.default_rng(seed).standard_normal(N)
+
+
+def assert_valid(s: Suggestion, lrs: np.ndarray) -> None:
+    assert isinstance(s, Suggestion)
+    if s.lr is None:
+        assert isinstance(s.reason, str) and s.reason
+        return
+    assert math.isfinite(s.lr)
+    assert lrs[0] <= s.lr <= lrs[-1]
+    if s.low is not None:
+        assert math.isfinite(s.low) and math.isfinite(s.high)
+        assert lrs[0] <= s.low <= s.lr <= s.high <= lrs[-1]
+    if s.confidence is not None:
+        assert 0.0 <= s.confidence <= 1.0
+
+
+# ----------------------------------------------------------------------------- curves
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_clean_valley_every_method_in_descent(method: str) -> None:
+    s = suggest(LRS, clean_valley(), method)
+    assert_valid(s, LRS)
+    assert s.lr is not None and s.method == method
+    assert 1e-4 < s.lr <= LR_MIN  # inside the descent, never past the minimum
+
+
+def test_auto_clean_valley_below_minimum_with_range() -> None:
+    s = auto(LRS, clean_valley())
+    assert_valid(s, LRS)
+    # the smoothed minimum is within a few grid points of LR_MIN
+    assert LR_MIN / 15 <= s.lr <= LR_MIN / 2.5
+    assert s.low < s.lr < s.high
+    assert s.confidence > 0.95
+    assert "steepest" in s.reason
+
+
+def test_auto_noisy_valley_agrees_with_clean_and_is_less_confident() -> None:
+    clean = auto(LRS, clean_valley())
+    for seed in range(5):
+        s = auto(LRS, noisy_valley(seed))
+        assert_valid(s, LRS)
+        assert s.lr is not None
+        assert clean.lr / 3 < s.lr < clean.lr * 3
+        assert s.confidence < clean.confidence
+
+
+def test_confidence_grows_with_signal_to_noise() -> None:
+    confs = [auto(LRS, noisy_valley(1, sd)).confidence for sd in (0.6, 0.3, 0.1)]
+    assert confs[0] < confs[1] < confs[2]
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_flat_curve_has_no_auto_suggestion(seed: int) -> None:
+    s = auto(LRS, flat(seed))
+    assert s.lr is None and s.confidence == 0.0
+    assert "flat" in s.reason
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_immediate_divergence(method: str) -> None:
+    s = suggest(LRS, immediate_divergence(), method)
+    assert_valid(s, LRS)
+    assert s.lr is None
+    if method == "auto":
+        assert "diverged at once" in s.reason
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_only_increasing(method: str) -> None:
+    s = suggest(LRS, 1 + np.linspace(0, 1, N) ** 2, method)
+    assert s.lr is None and s.reason
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_nan_in_the_middle_cuts_the_curve(method: str) -> None:
+    y = clean_valley()
+    y[70] = np.nan
+    y[80] = np.inf
+    s = suggest(LRS, y, method)
+    assert_valid(s, LRS)
+    assert s.lr is not None and s.lr <= LRS[69]
+    assert "non-finite" in s.reason
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_negative_and_shifted_losses_give_the_same_answer(method: str) -> None:
+    base = suggest(LRS, noisy_valley(3), method)
+    for shift, scale in ((-1e4, 1.0), (-5.0, 3.0), (1e3, 0.01)):
+        s = suggest(LRS, noisy_valley(3) * scale + shift, method)
+        assert s.lr == pytest.approx(base.lr, rel=1e-9)
+        if base.confidence is not None:
+            assert s.confidence == pytest.approx(base.confidence, abs=1e-3)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_three_point_sweep(method: str) -> None:
+    lrs = np.array([1e-3, 1e-2, 1e-1])
+    s = suggest(lrs, [2.0, 1.0, 3.0], method)
+    assert_valid(s, lrs)
+    if method == "auto":
+        assert s.lr is None and "too short" in s.reason
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("n", [0, 1, 2])
+def test_tiny_sweeps_are_explicit_none(method: str, n: int) -> None:
+    s = suggest(LRS[:n], clean_valley()[:n], method)
+    assert s.lr is None and "too short" in s.reason
+
+
+def test_auto_needs_ten_points() -> None:
+    lrs = np.geomspace(1e-4, 1, 9)
+    assert auto(lrs, (np.log10(lrs) + 1) ** 2).lr is None
+    lrs = np.geomspace(1e-4, 1, 30)
+    assert auto(lrs, (np.log10(lrs) + 0.5) ** 2).lr is not None
+
+
+def test_minimum_at_end_lowers_confidence() -> None:
+    lrs = LRS[:60]  # the sweep stops while the loss is still falling
+    s = auto(lrs, clean_valley()[:60])
+    full = auto(LRS, clean_valley())
+    assert s.lr is not None and s.confidence < 0.6 * full.confidence
+    assert "beyond end_lr" in s.reason
+
+
+def test_steep_never_the_first_point() -> None:
+    lrs = np.geomspace(1e-3, 1, 50)
+    y = np.exp(-np.arange(50) / 5.0)  # steepest right at the start
+    s = steep(lrs, y)
+    assert s.lr is not None and s.lr > lrs[0]
+    assert steep(lrs, y, margin=5).lr >= lrs[5]
+
+
+def test_minimum_is_a_tenth_of_the_minimum() -> None:
+    lrs = np.geomspace(1e-4, 1, 41)
+    assert minimum(lrs, (np.log10(lrs) + 1) ** 2).lr == pytest.approx(0.01)
+    # clipped to the start when lr_min / 10 lies before the sweep
+    s = minimum(lrs, (np.log10(lrs) + 3.8) ** 2)
+    assert s.lr == lrs[0] and "clipped" in s.reason
+
+
+def test_valley_two_thirds_down_the_longest_descent() -> None:
+    lrs = np.geomspace(1e-4, 1, 61)
+    y = np.concatenate([np.linspace(3, 1, 31), np.linspace(1, 4, 30)])
+    s = valley(lrs, y)
+    # descent from point 0 to ~30 -> 2/3 of the way is point ~20
+    assert lrs[16] <= s.lr <= lrs[23]
+
+
+# ----------------------------------------------------------------------------- input checks
+
+
+def test_non_monotone_lrs_rejected() -> None:
+    lrs = LRS.copy()
+    lrs[10], lrs[11] = lrs[11], lrs[10]
+    for m in METHODS:
+        with pytest.raises(ValueError, match="strictly increasing"):
+            suggest(lrs, clean_valley(), m)
+
+
+@pytest.mark.parametrize(
+    "lrs, losses, match",
+    [
+        ([0.1, 0.2], [1.0], "same length"),
+        ([0.0, 0.1, 0.2], [1, 2, 3], "> 0"),
+        ([0.1, np.nan, 0.2], [1, 2, 3], "> 0"),
+        ([[0.1, 0.2]], [[1.0, 2.0]], "1-D"),
+    ],
+)
+def test_bad_arrays(lrs, losses, match) -> None:
+    with pytest.raises(ValueError, match=match):
+        auto(lrs, losses)
+
+
+def test_unknown_method_and_callable_method() -> None:
+    with pytest.raises(ValueError, match="unknown suggestion method 'nope'"):
+        suggest(LRS, clean_valley(), "nope")
+    s = suggest(LRS, clean_valley(), lambda lrs, losses: Suggestion(float(lrs[3]), method="mine"))
+    assert s.lr == LRS[3]
+    assert set(SUGGESTERS) == {"auto", "valley", "steep", "minimum", "slide"}
+
+
+def test_suggestion_dataclass() -> None:
+    s = Suggestion(0.1, 0.05, 0.2, "auto", 0.9, "why")
+    with pytest.raises(AttributeError):
+        s.lr = 0.2  # type: ignore[misc]
+    assert Suggestion.from_dict(s.to_dict()) == s
+    assert "0.1" in str(s) and "no suggestion" in str(Suggestion(None, reason="flat"))
+    assert not Suggestion(None, reason="x")
+
+
+def test_combine_runs_widens_range() -> None:
+    b = Suggestion(0.1, 0.05, 0.2, "auto", 0.9, "r")
+    c = combine_runs(b, [Suggestion(0.02), Suggestion(0.4), Suggestion(None, reason="x")])
+    assert (c.low, c.high) == (0.02, 0.4) and c.lr == 0.1
+    assert c.confidence < b.confidence
+    assert combine_runs(Suggestion(None, reason="x"), [Suggestion(0.1)]).lr is None
+
+
+# ----------------------------------------------------------------------------- smoothing
+
+
+def test_smoother_is_zero_phase_and_exact_on_lines() -> None:
+    line = np.linspace(5, -3, 50)
+    np.testing.assert_allclose(smooth_curve(line), line, atol=1e-12)
+    y = (np.arange(101) - 60.0) ** 2
+    assert int(np.argmin(smooth_curve(y))) == 60  # no lag, unlike an EMA
+
+
+def test_noise_level_estimate() -> None:
+    rng = np.random.default_rng(0)
+    y = clean_valley()[:80] + 0.2 * rng.standard_normal(80)
+    assert 0.12 < noise_level(y) < 0.3
+
+
+# ----------------------------------------------------------------------------- properties
+
+
+finite = st.floats(-1e6, 1e6, allow_nan=False)
+special = st.sampled_from([math.nan, math.inf, -math.inf])
+
+
+@st.composite
+def curves(draw):
+    n = draw(st.integers(0, 60))
+    raw = draw(st.lists(st.floats(-9, 3, allow_nan=False), min_size=n, max_size=n, unique=True))
+    lrs = np.power(10.0, np.sort(np.array(raw, dtype=float)))
+    lrs = np.unique(lrs)  # rounding may merge two exponents
+    losses = draw(st.lists(finite | special if draw(st.booleans()) else finite,
+                           min_size=len(lrs), max_size=len(lrs)))
+    return lrs, np.array(losses, dtype=float)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(curves(), st.sampled_from(METHODS))
+def test_property_never_nan_always_in_range_or_explained(curve, method) -> None:
+    lrs, losses = curve
+    s = suggest(lrs, losses, method)
+    assert s.method == method
+    assert_valid(s, lrs)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(12, 80), st.floats(0.0, 0.5), st.integers(0, 10**6), st.floats(-1e5, 1e5))
+def test_property_auto_valleys(n, sd, seed, shift) -> None:
+    lrs = np.geomspace(1e-5, 10, n)
+    t = np.log10(lrs)
+    y = 2 - 1.5 / (1 + np.exp(-3 * (t + 2))) + np.maximum(0, t + 0.5) ** 2
+    y = y + sd * np.random.default_rng(seed).standard_normal(n) + shift
+    s = auto(lrs, y)
+    assert_valid(s, lrs)
+    if s.lr is not None:
+        # never past the (true) minimum of the curve by more than the smoothing width
+        assert s.lr <= 10 ** 0.5
