@@ -81,6 +81,22 @@ def test_auto_clean_valley_below_minimum_with_range() -> None:
     assert "steepest" in s.reason
 
 
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("seed", range(3))
+def test_noisy_valley_every_method(method: str, seed: int) -> None:
+    s = suggest(LRS, noisy_valley(seed), method)
+    assert_valid(s, LRS)
+    assert s.lr is not None and 1e-4 < s.lr <= 1.0
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_flat_curve_every_method_valid(method: str) -> None:
+    s = suggest(LRS, flat(), method)
+    assert_valid(s, LRS)
+    if method == "auto":
+        assert s.lr is None
+
+
 def test_auto_noisy_valley_agrees_with_clean_and_is_less_confident() -> None:
     clean = auto(LRS, clean_valley())
     for seed in range(5):

@@ -320,13 +320,13 @@ class RunConfig:
     """The configuration of ``onecycle run`` (and the other commands' shared options).
 
     Top-level keys: ``name``, ``dataset``, ``model``, ``epochs``, ``batch_size``,
-    ``seed``, ``out``, ``val_fraction``, ``device``, ``grad_clip``, ``quiet`` and
+    ``seed``, ``out``, ``val_fraction``, ``device``, ``grad_clip``, ``threads``, ``quiet`` and
     ``model_options`` (a table of keyword arguments for the model factory); tables
     ``finder``, ``weight_decay``, ``schedule``, ``optimizer``, ``baseline``.
 
     >>> cfg = RunConfig()
     >>> cfg.dataset, cfg.model, cfg.out
-    ('digits', 'mlp', 'onecycle-run')
+    ('digits', 'small_cnn', 'onecycle-run')
     >>> cfg.with_overrides({"schedule.style": "fastai"}).schedule.style
     'fastai'
     """
@@ -334,7 +334,7 @@ class RunConfig:
     name: str | None = _f(None, "str", "a string", optional=True, help="run name shown in the report (default: dataset + model)")
     dataset: str = _f("digits", "str", "a dataset name, a path or 'module:function'",
                       lambda v: bool(v.strip()), help="dataset")
-    model: str = _f("mlp", "str", "a model name or 'module:function'",
+    model: str = _f("small_cnn", "str", "a model name or 'module:function'",
                     lambda v: bool(v.strip()), help="model")
     epochs: int = _f(8, "int", "an integer >= 1", lambda v: v >= 1, help="training epochs")
     batch_size: int = _f(64, "int", "an integer >= 1", lambda v: v >= 1, help="batch size")
@@ -347,6 +347,10 @@ class RunConfig:
                             optional=True, help="torch device (default: cuda if available, else cpu)")
     grad_clip: float | None = _f(None, "float", "a number > 0", _pos, optional=True,
                                  help="clip the gradient norm to this (default: no clipping)")
+    threads: int | None = _f(None, "int", "an integer >= 1", lambda v: v >= 1, optional=True,
+                             help="CPU threads for torch (default: 1 for small models on "
+                             "small inputs, where more threads only add overhead; else "
+                             "torch's default)")
     quiet: bool = _f(False, "bool", "true or false", help="no progress output")
     model_options: dict[str, Any] = _f({}, "table", "a table of keyword arguments",
                                        help="model factory options")

@@ -252,7 +252,8 @@ def _headline(summary: Mapping[str, Any]) -> str:
     acc1 = _get(one, "final", "val_accuracy")
     accb = _get(base, "final", "val_accuracy")
     if one:
-        detail = f"val loss {fmt_num(_get(one, 'final', 'val_loss'))}"
+        detail = (f"val loss {fmt_num(_get(one, 'final', 'val_loss'))} · test "
+                  f"{_e(fmt_pct(_get(one, 'final', 'test_accuracy')))}")
         if _num(acc1) is not None and _num(accb) is not None:
             d = 100 * (float(acc1) - float(accb))
             cls = "delta-good" if d >= 0 else "delta-bad"
@@ -261,7 +262,8 @@ def _headline(summary: Mapping[str, Any]) -> str:
     if base:
         cards.append(_stat(
             "Baseline · val accuracy", _e(fmt_pct(accb)),
-            f"val loss {fmt_num(_get(base, 'final', 'val_loss'))} · "
+            f"val loss {fmt_num(_get(base, 'final', 'val_loss'))} · test "
+            f"{_e(fmt_pct(_get(base, 'final', 'test_accuracy')))}<br>"
             f"constant LR {_e(fmt_num(base.get('lr')))}", "base"))
     m = summary.get("max_lr") or {}
     if m:
@@ -305,18 +307,26 @@ def _finder_section(summary: Mapping[str, Any], pngs: Mapping[str, bytes]) -> st
                 "The peak LR of the cycle is taken where the loss is still falling steeply, "
                 "before it turns up.")
     sug = finder.get("suggestion") or {}
+    wd0 = finder.get("weight_decay")
     if sug:
-        rows.append(("suggestion", f"{fmt_num(sug.get('lr'))} ({_e(sug.get('method', ''))})"))
+        at = f" at weight decay {fmt_num(wd0)}" if wd0 is not None else ""
+        text = f"{fmt_num(sug.get('lr'))} ({_e(sug.get('method', ''))}{_e(at)})"
         if _range_text(sug):
-            rows.append(("range", _e(_range_text(sug))))
-        if sug.get("reason"):
-            rows.append(("why", _e(sug["reason"])))
+            text += f"<br><small>{_e(_range_text(sug))}</small>"
+        rows.append(("first test", text))
     if m:
-        rows.append(("max_lr used", f"<b>{fmt_num(m.get('value'))}</b>"))
-        if m.get("reason") and m.get("reason") != sug.get("reason"):
-            rows.append(("note", _e(m["reason"])))
-    if finder.get("weight_decay") is not None:
-        rows.append(("weight decay", fmt_num(finder.get("weight_decay"))))
+        text = f"<b>{fmt_num(m.get('value'))}</b>"
+        wd1 = m.get("weight_decay")
+        if m.get("source") == "finder" and wd1 is not None and wd0 is not None and wd1 != wd0:
+            text += (f" — re-read from the curve at the chosen weight decay {fmt_num(wd1)} "
+                     "(plotted)")
+        if _range_text(m):
+            text += f"<br><small>{_e(_range_text(m))}</small>"
+        rows.append(("max_lr used", text))
+        if m.get("reason"):
+            rows.append(("why", f"<small>{_e(m['reason'])}</small>"))
+    if finder.get("iterations_run") is not None:
+        rows.append(("iterations", f"{_e(finder['iterations_run'])} ({_e(finder.get('stop_reason', ''))})"))
     if finder.get("wall_time") is not None:
         rows.append(("wall time", fmt_seconds(finder.get("wall_time"))))
     kv = "".join(f"<dt>{_e(k)}</dt><dd>{v}</dd>" for k, v in rows)

@@ -18,10 +18,21 @@ machinery (:func:`preserved_state`) that the Trainer and the searches reuse.
 
 from __future__ import annotations
 
-from .engine import DivergenceRule, lr_find, lr_grid
+import importlib
+from typing import Any
+
+# numpy-only parts are imported eagerly (``onecycle.finder.suggest`` stays torch-free);
+# the torch-using engine and state snapshot on first use.
 from .result import Band, LRFinderResult
-from .state import StateSnapshot, preserved_state
 from .suggest import SUGGESTERS, Suggestion, smooth_curve, suggest
+
+_LAZY = {
+    "lr_find": "onecycle.finder.engine",
+    "lr_grid": "onecycle.finder.engine",
+    "DivergenceRule": "onecycle.finder.engine",
+    "preserved_state": "onecycle.finder.state",
+    "StateSnapshot": "onecycle.finder.state",
+}
 
 __all__ = [
     "lr_find",
@@ -36,3 +47,15 @@ __all__ = [
     "preserved_state",
     "StateSnapshot",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'onecycle.finder' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

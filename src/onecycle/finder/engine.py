@@ -44,6 +44,7 @@ import math
 import os
 import random
 import sys
+import warnings
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -382,7 +383,8 @@ def _combine(runs: list[LRFinderResult], mode: str, config: dict[str, Any]) -> L
         curves[k, : len(r)] = r.losses
         sm_curves[k, : len(r)] = r.smoothed
     lrs = runs[0].lrs[:m]  # every run sweeps the same grid
-    with np.errstate(all="ignore"), _quiet():
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns
         median = np.nanmedian(curves[:, :m], axis=0)
         low = np.nanpercentile(curves[:, :m], 10, axis=0)
         high = np.nanpercentile(curves[:, :m], 90, axis=0)
@@ -409,20 +411,6 @@ def _combine(runs: list[LRFinderResult], mode: str, config: dict[str, Any]) -> L
         runs=runs,
         config=dict(config),
     )
-
-
-class _quiet:
-    """Silence numpy's "All-NaN slice" RuntimeWarnings inside a block."""
-
-    def __enter__(self) -> None:
-        import warnings
-
-        self._cm = warnings.catch_warnings()
-        self._cm.__enter__()
-        warnings.simplefilter("ignore", RuntimeWarning)
-
-    def __exit__(self, *exc: Any) -> None:
-        self._cm.__exit__(*exc)
 
 
 # ----------------------------------------------------------------------------- public

@@ -35,8 +35,8 @@ Methods (``SUGGESTERS``):
     curve, as a longest strictly decreasing subsequence, and the point two thirds of the
     way down it.
 ``steep``
-    The steepest negative slope of the smoothed curve w.r.t. ``log lr``, skipping a
-    warm-up margin so the first points are never chosen.
+    The steepest negative slope of the smoothed curve w.r.t. ``log lr`` before its
+    minimum, skipping a warm-up margin so the first points are never chosen.
 ``minimum``
     The LR of the smoothed minimum divided by 10.
 ``slide``
@@ -167,6 +167,22 @@ def _log_axis(x: np.ndarray) -> np.ndarray:
     if len(t) > 1 and np.any(np.diff(t) <= 0):
         return np.arange(len(x), dtype=float)
     return t
+
+
+def _slope(ys: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """d loss / d log lr of a (smoothed) curve, on a normalised scale, never NaN.
+
+    Only signs and ratios of slopes are used, so the curve is divided by its largest
+    magnitude first (no overflow); infinities from near-equal LRs are clamped.
+    """
+    m = float(np.max(np.abs(ys))) if len(ys) else 0.0
+    if not (m > 0 and math.isfinite(m)):
+        return np.zeros(len(ys))
+    yn = ys / m - ys[0] / m
+    with np.errstate(all="ignore"):
+        g = np.gradient(yn, _log_axis(x)) if len(ys) > 1 else np.zeros(len(ys))
+    big = np.finfo(float).max
+    return np.nan_to_num(g, nan=0.0, posinf=big, neginf=-big)
 
 
 def _margin(n: int) -> int:
@@ -317,8 +333,7 @@ def auto(
             f"widen the sweep (end_lr) or check the model and data{note}",
             0.0,
         )
-    t = _log_axis(x)
-    g = np.gradient(ys, t)
+    g = _slope(ys, x)
     lo_i = max(i_top, margin)
     if lo_i >= i_min:
         lo_i = i_top
@@ -365,7 +380,9 @@ def steep(
 ) -> Suggestion:
     """LR of the steepest negative slope of the smoothed curve (never a warm-up point).
 
-    ``margin`` points at the start are skipped (default ``max(1, ceil(5% of n))``).
+    ``margin`` points at the start are skipped (default ``max(1, ceil(5% of n))``), and so
+    is everything past the smoothed minimum (the wreckage of divergence can fall steeply
+    too).
 
     >>> lrs = np.geomspace(1e-4, 1, 50)
     >>> steep(lrs, 1 - np.tanh(np.log10(lrs) + 2)).lr < 0.1
@@ -379,8 +396,9 @@ def steep(
     m = _margin(n) if margin is None else int(margin)
     m = min(max(1, m), n - 1)
     ys = smooth_curve(y, sigma)
-    g = np.gradient(ys, _log_axis(x))
-    i = m + int(np.argmin(g[m:]))
+    g = _slope(ys, x)
+    i_min = max(int(np.argmin(ys)), m)  # past the minimum lies divergence, not descent
+    i = m + int(np.argmin(g[m : i_min + 1]))
     if not g[i] < 0:
         return _none("steep", f"the loss never decreases after the first {m} points{note}")
     return Suggestion(
@@ -518,7 +536,7 @@ def slide(
     if w < 1:
         raise ValueError(f"window must be >= 1, got {window!r}")
     ys = smooth_curve(y, sigma)
-    g = np.gradient(ys, _log_axis(x))
+    g = _slope(ys, x)
     i_min = int(np.argmin(ys))
     if i_min == 0:
         return _none("slide", f"the smoothed loss is lowest at the first point: no descent{note}")

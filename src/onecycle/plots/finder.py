@@ -73,6 +73,7 @@ def _suggestions(result: Any, which: Any) -> list[Any]:
 
 
 _MARKERS = ["o", "s", "^", "D", "v", "P"]
+_SUGGEST_COLOURS = ["tab:red", "tab:purple", "tab:orange", "tab:brown", "tab:pink", "tab:olive"]
 
 
 def plot_result(
@@ -123,12 +124,15 @@ def plot_result(
         if s.lr is None:
             ax.plot([], [], " ", label=f"{s.method}: no suggestion")
             continue
+        rng = ""
         if s.low is not None and s.high is not None and s.high > s.low:
-            ax.axvspan(s.low, s.high, color="tab:red", alpha=0.10, lw=0,
-                       label=f"{s.method} range {s.low:.2g}-{s.high:.2g}")
+            ax.axvspan(s.low, s.high, color=_SUGGEST_COLOURS[k % len(_SUGGEST_COLOURS)],
+                       alpha=0.10, lw=0)
+            rng = f" [{s.low:.2g}, {s.high:.2g}]"
         conf = "" if s.confidence is None else f", conf {s.confidence:.2f}"
         ax.plot([s.lr], [_y_at(s.lr, x, ys, log)], _MARKERS[k % len(_MARKERS)], ms=8,
-                color="tab:red", zorder=4, label=f"{s.method}: {s.lr:.3g}{conf}")
+                color=_SUGGEST_COLOURS[k % len(_SUGGEST_COLOURS)], markeredgecolor="k",
+                zorder=4, label=f"{s.method}: {s.lr:.3g}{rng}{conf}")
     if log:
         ax.set_xscale("log")
     lim = _ylim(curves)

@@ -208,9 +208,12 @@ def _round_sig(x: float, sig: int = 2) -> float:
 class DivergenceGuard(Callback):
     """Stop when the loss diverges and put back the last good weights.
 
-    Divergence is a non-finite loss, or (after ``warmup`` iterations) a smoothed loss
-    (bias-corrected EMA, ``beta``) above ``factor`` x the best smoothed loss of this
-    fit. Good weights (model and optimizer state) are snapshotted in CPU memory at fit
+    Divergence is a non-finite loss, or a smoothed loss (bias-corrected EMA, ``beta``)
+    above ``factor x max(best, floor)``: ``best`` is the best smoothed loss of this fit
+    and ``floor = rel_floor x`` the mean of the first 10 losses of the trainer's
+    cumulative history (the untrained loss, kept across fits and in checkpoints), so
+    that noise on a near-zero loss late in training is not mistaken for divergence. During the first ``warmup`` iterations of
+    a fit, while ``best`` is still noisy, the factor is ``factor**2``. Good weights (model and optimizer state) are snapshotted in CPU memory at fit
     start, at every epoch end and, with ``snapshot_every=N``, every N iterations.
 
     On divergence the snapshot is restored, ``history.meta["diverged"]`` records
@@ -231,6 +234,7 @@ class DivergenceGuard(Callback):
         *,
         beta: float = 0.98,
         warmup: int = 10,
+        rel_floor: float = 0.1,
         snapshot_every: int | None = None,
         action: str = "warn",
     ):
@@ -245,6 +249,11 @@ class DivergenceGuard(Callback):
         self.factor = float(factor)
         self.beta = float(beta)
         self.warmup = int(warmup)
+        if not 0 <= rel_floor < 1:
+            raise ValueError(f"rel_floor must be in [0, 1), got {rel_floor!r}")
+        self.rel_floor = float(rel_floor)
+        self._floor = 0.0
+        self._floor_n = 0
         self.snapshot_every = None if snapshot_every is None else int(snapshot_every)
         self.action = action
         self._reset()
@@ -277,9 +286,18 @@ class DivergenceGuard(Callback):
         # Optimizer.load_state_dict casts state to the params' device/dtype.
         trainer.optimizer.load_state_dict(copy.deepcopy(self._snapshot["optimizer"]))
 
+    def _update_floor(self, trainer: Trainer) -> None:
+        src = trainer.history.loss[:10]
+        if len(src) < 10 and trainer.fit_history is not None:
+            src = src + trainer.fit_history.loss[: 10 - len(src)]
+        vals = [v for v in src if math.isfinite(v)]
+        self._floor_n = len(src)
+        self._floor = self.rel_floor * sum(vals) / len(vals) if vals else 0.0
+
     def on_fit_start(self, trainer: Trainer) -> None:
         if not trainer._resuming:
             self._reset()
+        self._update_floor(trainer)
         self._take_snapshot(trainer)
 
     def on_fit_end(self, trainer: Trainer) -> None:
@@ -295,11 +313,16 @@ class DivergenceGuard(Callback):
         self._n += 1
         self._avg = self.beta * self._avg + (1.0 - self.beta) * loss
         smooth = self._avg / (1.0 - self.beta**self._n)
-        if self._n > self.warmup and smooth > self.factor * self._best:
+        if self._floor_n < 10:
+            self._update_floor(trainer)
+        # during warm-up the best value is still noisy: only a much larger jump counts
+        factor = self.factor if self._n > self.warmup else self.factor * self.factor
+        ref = self._best if self._best > self._floor else self._floor
+        if smooth > factor * ref:
             self._diverged(
                 trainer, step, loss,
-                f"smoothed loss {smooth:.4g} exceeded {self.factor:g} x its best "
-                f"({self._best:.4g})",
+                f"smoothed loss {smooth:.4g} exceeded {factor:g} x its best "
+                f"({ref:.4g})",
             )
         if smooth < self._best:
             self._best = smooth
@@ -469,4 +492,6 @@ class Checkpoint(Callback):
             trainer.save(self.path)
 
     def on_fit_end(self, trainer: Trainer) -> None:
+        if trainer.fit_status == "failed":
+            return  # keep the last consistent checkpoint after a crash
         trainer.save(self.path)

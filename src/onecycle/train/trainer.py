@@ -352,6 +352,7 @@ class Trainer:
                 raise TypeError(f"callbacks must be Callback instances, got {type(cb).__name__}")
         cbs: list[Callback] = []
         show = progress_default() if progress is None else bool(progress)
+        self._progress = show and self.dist.is_main
         if show and self.dist.is_main and not any(isinstance(c, ProgressBar) for c in user):
             cbs.append(ProgressBar())
         if not any(isinstance(c, DivergenceGuard) for c in user):
@@ -585,7 +586,8 @@ class Trainer:
     # ------------------------------------------------------------------ finder
     def lr_find(self, **kwargs: Any) -> Any:
         """Run the LR range test on this trainer's model, optimizer, loss and training
-        data (model, optimizer and RNG states are restored afterwards).
+        data (model, optimizer and RNG states are restored afterwards). In a
+        distributed run every rank must call it (losses are averaged over ranks).
 
         Keyword arguments go to :func:`onecycle.finder.lr_find`.
 
@@ -599,15 +601,17 @@ class Trainer:
             params = {}
         if "device" in params and "device" not in kwargs:
             kwargs["device"] = self.device
-        if "grad_clip" in params and "grad_clip" not in kwargs and self.grad_clip is not None:
-            kwargs["grad_clip"] = self.grad_clip
-        return lr_find(self.model, self.optimizer, self.loss_fn, self.train_loader, **kwargs)
+        if "progress" in params and "progress" not in kwargs:
+            kwargs["progress"] = self._progress
+        # under DDP the wrapped model is swept: gradients and losses are averaged over
+        # ranks, so every rank sees the same curve and gets the same suggestion
+        return lr_find(self.net, self.optimizer, self.loss_fn, self.train_loader, **kwargs)
 
     def _suggest_max_lr(self, lr_find_kw: Mapping[str, Any] | None) -> tuple[Any, dict[str, Any]]:
         info: dict[str, Any] | None = None
         error: str | None = None
+        res = self.lr_find(**dict(lr_find_kw or {}))  # every rank takes part
         if self.dist.is_main:
-            res = self.lr_find(**dict(lr_find_kw or {}))
             sug = res.suggest()
             info = {
                 "lr": None if sug.lr is None else float(sug.lr),
@@ -718,8 +722,7 @@ class Trainer:
                 "elapsed": self._elapsed + (time.perf_counter() - self._t_epoch if mid else 0.0),
                 "rng_epoch_start": rng_es if mid else None,
                 "history": hist.to_dict(),
-                "callbacks": [{"class": type(c).__name__, "state": c.state_dict()}
-                              for c in self.callbacks],
+                "callbacks": {key: c.state_dict() for key, c in self._callback_keys()},
                 "finished": self.fit_status in ("completed", "stopped"),
             }
         return {
@@ -821,6 +824,17 @@ class Trainer:
         set_rng_state(rng[self.dist.rank % len(rng)])
 
     # ------------------------------------------------------------------ fit machinery
+    def _callback_keys(self) -> list[tuple[str, Callback]]:
+        """Stable keys for callback states: class name and occurrence ("EarlyStopping#0")."""
+        seen: dict[str, int] = {}
+        out = []
+        for cb in self.callbacks:
+            name = type(cb).__name__
+            k = seen.get(name, 0)
+            seen[name] = k + 1
+            out.append((f"{name}#{k}", cb))
+        return out
+
     def _resume_path(self, resume: Any) -> Path:
         if resume is True:
             if self.checkpoint_dir is None:
@@ -857,11 +871,15 @@ class Trainer:
             self._fit_index += 1
             return done
         if fi < f:
-            warnings.warn(
-                f"{path} is from an earlier fit (#{fi}) than this one (#{f}); starting afresh",
-                RuntimeWarning,
-                stacklevel=4,
-            )
+            # the normal case for the next fit of a script (the checkpoint holds the
+            # finished previous fit); an unfinished older fit is odd: say so
+            if fit is not None and not fit["finished"]:
+                warnings.warn(
+                    f"{path} holds an unfinished earlier fit (#{fi}) but this is fit #{f}; "
+                    "starting this fit afresh",
+                    RuntimeWarning,
+                    stacklevel=4,
+                )
             return None
         if fit is None:  # saved between fits, right before this one: load and start
             self._load_core(p)
@@ -919,15 +937,16 @@ class Trainer:
         else:
             fit = plan["fit"]
             hist = plan["history"]
+            # optimizer first (load_state_dict replaces its param-group dicts), then the
+            # scheduler, which writes the saved step's values (the same floats) back
+            self.optimizer.load_state_dict(plan["payload"]["optimizer"])
             sched = build(fit["resolved"], total)
             if fit["scheduler"] is not None:
                 sched.load_state_dict(fit["scheduler"])
-            # after the scheduler: the optimizer's groups get the exact saved values
-            self.optimizer.load_state_dict(plan["payload"]["optimizer"])
-            states = fit.get("callbacks") or []
-            for cb, st in zip(self.callbacks, states):
-                if type(cb).__name__ == st.get("class"):
-                    cb.load_state_dict(st.get("state") or {})
+            states = fit.get("callbacks") or {}
+            for key, cb in self._callback_keys():
+                if key in states:
+                    cb.load_state_dict(states[key] or {})
         return self._loop(hist, sched, epochs, spe, plan)
 
     def _loop(
