@@ -37,6 +37,7 @@ def machine() -> dict[str, Any]:
         "python": platform.python_version(),
         "platform": platform.platform(),
         "processor": platform.processor() or platform.machine(),
+        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", ""),
     }
 
 
@@ -76,7 +77,9 @@ def write(name: str, data: dict[str, Any], markdown: str) -> None:
     header = (
         f"\n_Command_: `{data['command']}`  \n"
         f"_Machine_: {m['cpu_count']} cores, torch {m['torch']}, {m['threads']} threads, "
-        f"Python {m['python']}, {m['platform']}; run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}\n\n"
+        f"Python {m['python']}, {m['platform']}"
+        + (f", OMP_WAIT_POLICY={m['omp_wait_policy']}" if m.get("omp_wait_policy") else "")
+        + f"; run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}\n\n"
     )
     (RESULTS_DIR / f"{name}.md").write_text(markdown.rstrip() + "\n" + header)
     print(markdown)

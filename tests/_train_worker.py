@@ -123,6 +123,9 @@ def main_ddp(a: argparse.Namespace) -> None:
     trainer = Trainer(model, torch.nn.functional.cross_entropy, opt, train, val,
                       metrics=["accuracy"], seed=0, progress=False, checkpoint_dir=ck,
                       checkpoint_every=4, grad_clip=1.0)
+    # a first cycle with max_lr from the range test, run on all ranks (DDP model)
+    h1 = trainer.fit_one_cycle(1, lr_find_kw={"num_iter": 30})
+    first = {k: v.clone() for k, v in trainer.model.state_dict().items()}
     h = trainer.fit_one_cycle(2, max_lr=0.5)
     out = Path(a.out) / f"rank{trainer.rank}.pt"
     torch.save({
@@ -131,6 +134,7 @@ def main_ddp(a: argparse.Namespace) -> None:
         "lr": h.lr, "momentum": h.momentum, "loss": h.loss,
         "records": json.dumps(h.to_dict()["records"]),
         "model": trainer.model.state_dict(),
+        "lr_find": json.dumps(h1.meta["lr_find"]), "lr1": h1.lr, "model1": first,
     }, out)
     import torch.distributed as dist
 

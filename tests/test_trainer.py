@@ -8,8 +8,8 @@ import warnings
 
 import pytest
 import torch
-from _train_worker import ArrayLoader, blobs, make_run, mlp
 
+from _train_worker import ArrayLoader, blobs, make_run, mlp
 from onecycle.train import (
     Callback,
     DivergenceGuard,

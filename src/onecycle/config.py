@@ -237,7 +237,8 @@ class WeightDecayConfig:
     [0.01, 0.001, 0.0001, 0.0]
     """
 
-    value: float = _f(1e-4, "float", "a number >= 0", _nonneg, help="weight decay")
+    value: float = _f(1e-4, "float", "a number >= 0", _nonneg,
+                      help="weight decay of the range test (and of training when check = false)")
     check: bool = _f(True, "bool", "true or false", help="run the weight-decay check")
     grid: list[float] = _f([1e-2, 1e-3, 1e-4, 0.0], "floats",
                            "a non-empty list of numbers >= 0", _nonneg,
@@ -348,9 +349,8 @@ class RunConfig:
     grad_clip: float | None = _f(None, "float", "a number > 0", _pos, optional=True,
                                  help="clip the gradient norm to this (default: no clipping)")
     threads: int | None = _f(None, "int", "an integer >= 1", lambda v: v >= 1, optional=True,
-                             help="CPU threads for torch (default: 1 for small models on "
-                             "small inputs, where more threads only add overhead; else "
-                             "torch's default)")
+                             help="torch CPU threads (default: 1 for small models, "
+                             "else torch's default)")
     quiet: bool = _f(False, "bool", "true or false", help="no progress output")
     model_options: dict[str, Any] = _f({}, "table", "a table of keyword arguments",
                                        help="model factory options")

@@ -313,7 +313,7 @@ class WeightDecayCheck:
             if "(chosen)" in str(line.get_label()):
                 line.set_linewidth(3.0)
         ax.set_title("Weight-decay check: LR range tests per weight decay")
-        ax.legend(fontsize="small")
+        ax.legend(fontsize="small", loc="lower left", framealpha=0.9)
         return fig
 
     def to_dict(self) -> dict[str, Any]:
@@ -494,17 +494,20 @@ def comparison_figure(histories: Mapping[str, Any]) -> Any:
     ax_loss.set_xlabel("epoch")
     ax_loss.set_ylabel("cross-entropy")
     ax_loss.set_yscale("log")
-    from matplotlib.ticker import FormatStrFormatter
+    from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
 
+    ax_loss.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
     ax_loss.yaxis.set_major_formatter(FormatStrFormatter("%g"))
-    ax_loss.yaxis.set_minor_formatter(FormatStrFormatter("%g"))
-    ax_loss.tick_params(axis="y", which="minor", labelsize=7)
+    ax_loss.yaxis.set_minor_formatter(NullFormatter())
     ax_acc.set_title("validation accuracy")
     ax_acc.set_xlabel("epoch")
     ax_acc.set_ylabel("%")
     ax_lr.set_title("learning rate per iteration")
     ax_lr.set_xlabel("iteration")
+    from matplotlib.ticker import MaxNLocator
+
     for ax in (ax_loss, ax_acc, ax_lr):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
         ax.legend(fontsize="small")
     return fig
@@ -518,7 +521,7 @@ def _finder_figure(res: Any, max_lr: float, baseline_lr: float | None, title: st
         ax.axvline(baseline_lr, color="#6b7280", lw=1.2, ls=":",
                    label=f"baseline LR: {baseline_lr:.3g}")
     ax.set_title(title)
-    ax.legend(fontsize="small")
+    ax.legend(fontsize="small", loc="best", framealpha=0.9)
     return fig
 
 

@@ -397,12 +397,20 @@ def _comparison_section(summary: Mapping[str, Any], pngs: Mapping[str, bytes]) -
     runs = summary.get("runs") or {}
     if "comparison" not in pngs and not runs:
         return ""
-    fig = _figure(pngs, "comparison", "Training and validation loss (left) and validation "
-                  "accuracy (right) per epoch, 1cycle against the constant-LR baseline.")
-    lead = "Both runs start from the same initial weights and see the same batches."
-    if summary.get("baseline_rule"):
-        lead += f" Baseline LR rule: {_e(summary['baseline_rule'])}."
-    return (f'<section class="card" id="training"><h2>4. Training: 1cycle vs baseline</h2>'
+    if "baseline" in runs:
+        title = "4. Training: 1cycle vs baseline"
+        caption = ("Training (dashed) and validation (solid) loss, validation accuracy and "
+                   "the LR, 1cycle against the constant-LR baseline.")
+        lead = "Both runs start from the same initial weights and see the same batches."
+        if summary.get("baseline_rule"):
+            lead += f" Baseline LR rule: {_e(summary['baseline_rule'])}."
+    else:
+        title = "4. Training"
+        caption = ("Training (dashed) and validation (solid) loss, validation accuracy and "
+                   "the LR of the 1cycle run.")
+        lead = "No baseline was trained for this run."
+    fig = _figure(pngs, "comparison", caption)
+    return (f'<section class="card" id="training"><h2>{title}</h2>'
             f'<p class="lead">{lead}</p>{fig}{_results_table(runs)}</section>')
 
 
@@ -504,6 +512,14 @@ def render_report(
         _reproduce_section(summary, config_toml, command),
     ])
     version = _get(summary, "versions", "onecycle") or ""
+    parts = ["LR range test", "weight-decay check", "1cycle with cyclical momentum"]
+    if _get(summary, "finder", "ran") is False:
+        parts[0] = "given max_lr"
+    if _get(summary, "weight_decay", "checked") is False:
+        parts.pop(1)
+    if "baseline" in (summary.get("runs") or {}) or not summary.get("runs"):
+        parts.append("comparison with a constant LR")
+    steps = "Leslie Smith's disciplined approach: " + " → ".join(parts)
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -517,8 +533,7 @@ def render_report(
 <header class="top">
   <div>
     <h1>{_e(title)}</h1>
-    <div class="sub">Leslie Smith's disciplined approach: LR range test → weight-decay check →
-    1cycle with cyclical momentum → comparison with a constant LR</div>
+    <div class="sub">{_e(steps)}</div>
   </div>
   <div class="sub">{badges}<br>{_e(created)}</div>
 </header>

@@ -27,7 +27,7 @@ import importlib
 from collections.abc import Iterator
 from typing import Any
 
-__all__ = ["OneCycleCallback", "LRFinderCallback"]
+__all__ = ["OneCycleCallback", "LRFinderCallback"]  # noqa: F822 (module __getattr__)
 
 _HINT = (
     "onecycle.integrations.lightning needs PyTorch Lightning: pip install onecycle[lightning]"

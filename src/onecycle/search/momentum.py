@@ -80,12 +80,15 @@ def check_pairs(pairs: Any) -> list[tuple[float, float]]:
             p = (p, p)
         if isinstance(p, (str, bytes)) or not isinstance(p, Sequence) or len(p) != 2:
             raise TypeError(
-                f"pairs entries must be (high, low) momentum pairs or single numbers, got {p!r}"
+                f"pairs entries must be (high, low) momentum pairs in [0, 1) or single "
+                f"numbers, got {p!r}"
             )
         pair = tuple(check_real("momentum pair entry", m) for m in p)
         for m in pair:
             if not 0.0 <= m < 1.0:
-                raise ValueError(f"momentum values must be in [0, 1), got {m!r} in pair {p!r}")
+                raise ValueError(
+                    f"pairs: momentum values must be in [0, 1), got {m!r} in pair {p!r}"
+                )
         out.append((pair[0], pair[1]))
     if len(set(out)) != len(out):
         raise ValueError(f"pairs contains a pair twice: {out!r}")

@@ -84,7 +84,6 @@ class DistContext:
             return cls()
         if not dist.is_available():
             raise RuntimeError("WORLD_SIZE > 1 but torch.distributed is not available")
-        rank = int(os.environ.get("RANK", "0"))
         local = int(os.environ.get("LOCAL_RANK", "0"))
         cuda = device is not None and device.type == "cuda"
         backend = "nccl" if cuda and dist.is_nccl_available() else "gloo"

@@ -3,8 +3,7 @@
 Example:
     >>> import torch
     >>> from onecycle.train import Trainer
-    >>> torch.manual_seed(0)  # doctest: +ELLIPSIS
-    <torch._C.Generator object at ...>
+    >>> _ = torch.manual_seed(0)
     >>> x, y = torch.randn(64, 4), torch.randint(0, 2, (64,))
     >>> loader = [(x[i:i + 16], y[i:i + 16]) for i in range(0, 64, 16)]
     >>> model = torch.nn.Linear(4, 2)
@@ -545,7 +544,7 @@ class Trainer:
         if anneal not in curves:
             raise ValueError(f"anneal must be 'linear', 'cos' or 'exp', got {anneal!r}")
         epochs = _positive_int("epochs", epochs)
-        for name, v in (("start_lr", start_lr), ("end_lr", end_lr)):
+        for v in (start_lr, end_lr):
             if v is not None:
                 validate_hyper("lr", v)
         if momentum is not None:
@@ -900,6 +899,7 @@ class Trainer:
         self._load_core(p)
         hist = History.from_dict(fit["history"])
         if fit["finished"]:
+            hist.fits[0]["meta"] = dict(hist.meta)
             self.optimizer.load_state_dict(p["optimizer"])
             self._set_rng(p["rng"])
             self.history.extend(hist)
@@ -919,6 +919,13 @@ class Trainer:
         if self.fit_history is not None:
             raise RuntimeError("a fit is already running on this trainer")
         spe = len(self.train_loader)  # type: ignore[arg-type]
+        if self.dist.active:  # unequal step counts would hang DDP: fail clearly instead
+            counts = self.dist.gather_objects(spe)
+            if len(set(counts)) > 1:
+                raise ValueError(
+                    f"ranks have different numbers of training batches per epoch {counts}; "
+                    "every rank must run the same number of steps (shard evenly)"
+                )
         if spe < 1:
             raise ValueError("train_loader has no batches")
         total = epochs * spe
@@ -989,11 +996,11 @@ class Trainer:
             self.fit_status = "failed"
             raise
         finally:
+            hist.fits[0]["meta"] = dict(hist.meta)
             try:
                 for fn in hooks["on_fit_end"]:
                     fn(self)
             finally:
-                hist.fits[0]["meta"] = dict(hist.meta)
                 if self.fit_status != "failed":
                     self.history.extend(hist)
                     self._fit_index += 1

@@ -1,0 +1,297 @@
+"""B4 suggestion quality: does the suggested max_lr train as well as the best one?
+
+Setting (chosen so the full run fits in about 10 minutes on a 2-core machine): LeNet on
+an MNIST subset (8192 training images, the full 10k test set), batch 128, SGD with
+weight decay 5e-4, 1cycle (``OneCycle`` smith style, momentum 0.95 -> 0.85) for a fixed
+budget of 3 epochs (192 iterations), stepped every iteration.
+
+1. Grid: max_lr in 7 half-decade steps (1e-3 ... 1) x 5 seeds (initialisation and
+   data order) gives the accuracy curve, the best LR (highest mean accuracy) and the
+   best accuracy.
+2. For every seed one range test on the fresh model (1e-5 -> 10, 100 iterations, the
+   same data and batch): ``onecycle.lr_find`` for our methods (``auto`` = ours, and
+   ``valley``, ``steep``, ``minimum``, ``slide``), and the real ``torch_lr_finder``
+   package (its ``plot(suggest_lr=True)`` steepest-gradient LR, its own range test).
+3. Every suggestion is trained for real with that seed. Reported per method: mean
+   |log10(picked / best)|, accuracy regret in points (best grid mean accuracy - mean
+   accuracy at the picks), and failures: a seed whose pick scores more than 0.5 points
+   below the best LR's run of the same seed, diverges, or gets no suggestion.
+
+Targets: ours regret <= 0.2 points, 0 failures, better than every other method.
+
+``--prototype`` also trains the candidate rules in ``PROTOTYPES`` (alternative
+suggestion rules computed from the same curves) so a proposed change can be measured
+before it is made in the library.
+
+    python benchmarks/b4_suggestions.py [--quick] [--prototype]
+"""
+
+from __future__ import annotations
+
+import os
+
+# Idle OpenMP threads sleep instead of spinning: on a shared machine a spinning thread that
+# waits for a descheduled sibling makes 2 threads up to 7x slower than 1 (measured).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import argparse
+import importlib
+import math
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bench_lib as bl  # noqa: E402
+import onecycle as oc  # noqa: E402
+from common import setup_threads, write  # noqa: E402
+from onecycle.finder import lr_find  # noqa: E402
+
+sg = importlib.import_module("onecycle.finder.suggest")
+
+ARCH = "lenet"
+BATCH = 128
+WD = 5e-4
+EPOCHS = 3
+FINDER = {"start_lr": 1e-5, "end_lr": 10.0, "num_iter": 100}
+METHODS = ["auto", "valley", "steep", "minimum", "slide"]
+FAIL_POINTS = 0.5
+
+
+# ----------------------------------------------------------------------------- prototypes
+
+
+def _cut_at_stop(lrs, losses, stop_index):
+    """Drop the point that triggered the finder's divergence stop (it is not part of
+    the curve's shape, and its huge value drags the smoother's minimum to the left)."""
+    if stop_index is not None and stop_index == len(lrs) - 1:
+        return lrs[:-1], losses[:-1]
+    return lrs, losses
+
+
+def proto_auto_cut(lrs, losses, stop_index):
+    """``auto`` on the curve without the flagged divergence point."""
+    x, y = _cut_at_stop(lrs, losses, stop_index)
+    return sg.auto(x, y).lr
+
+
+def proto_min_over(lrs, losses, stop_index, div=2.0):
+    """min-loss LR (smoothed, flagged point removed) / ``div``."""
+    x, y = _cut_at_stop(lrs, losses, stop_index)
+    return sg.minimum(x, y, divide=div).lr
+
+
+PROTOTYPES = {
+    "auto, stop point cut": proto_auto_cut,
+    "min/3, stop point cut": lambda a, b, c: proto_min_over(a, b, c, 3.0),
+    "min/2, stop point cut": lambda a, b, c: proto_min_over(a, b, c, 2.0),
+}
+
+
+# ----------------------------------------------------------------------------- training
+
+
+class Runner:
+    """Trains 1cycle runs, cached by (seed, max_lr)."""
+
+    def __init__(self, b, epochs: int):
+        self.b, self.epochs = b, epochs
+        self.cache: dict = {}
+        self.count = 0
+        self.time = 0.0
+
+    def acc(self, seed: int, lr: float) -> dict:
+        key = (seed, float(f"{lr:.10g}"))
+        if key not in self.cache:
+            tr, te = bl.loaders(self.b, BATCH, seed)
+            m = bl.model(ARCH, self.b, seed)
+            opt = bl.sgd(m, lr, 0.9, WD)
+            sched = oc.OneCycle(opt, max_lr=lr, total_steps=self.epochs * len(tr), style="smith")
+            h = bl.train(m, opt, tr, self.epochs, sched, te, eval_every_epoch=False)
+            self.cache[key] = {"acc": h["final_acc"], "diverged": h["diverged"],
+                               "time": h["train_time"], "iterations": h["iterations"]}
+            self.count += 1
+            self.time += h["train_time"] + h["eval_time"]
+        return self.cache[key]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--seeds", type=int, default=None)
+    ap.add_argument("--prototype", action="store_true")
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args()
+    setup_threads(args.threads)
+    warnings.filterwarnings("ignore")
+    q = args.quick
+    seeds = list(range(args.seeds or (2 if q else 5)))
+    grid = [10 ** e for e in (np.arange(-6, 1) / 2.0)]  # 1e-3 ... 1, half decades
+    if q:
+        grid = grid[1::2]  # 4 points, a decade apart
+    try:
+        import torch_lr_finder  # noqa: F401
+        with_tlf = True
+    except ImportError:
+        with_tlf = False
+
+    t_all = time.perf_counter()
+    b = bl.bundle("mnist", train=4096 if q else 8192, test=None)
+    runner = Runner(b, EPOCHS)
+
+    def log(msg):
+        print(f"[{time.perf_counter() - t_all:6.0f}s] {msg}", flush=True)
+
+    # ---- 1. grid
+    grid_acc = {lr: [] for lr in grid}
+    for seed in seeds:
+        for lr in grid:
+            r = runner.acc(seed, lr)
+            grid_acc[lr].append(r)
+        log(f"grid seed {seed}: " + ", ".join(f"{lr:.3g}:{grid_acc[lr][-1]['acc']:.2f}" for lr in grid))
+    means = {lr: float(np.mean([r["acc"] for r in v])) for lr, v in grid_acc.items()}
+    best_lr = max(means, key=means.get)
+    best_acc = means[best_lr]
+    best_per_seed = {s: grid_acc[best_lr][i]["acc"] for i, s in enumerate(seeds)}
+
+    # ---- 2. range tests and suggestions
+    picks: dict[str, list] = {m: [] for m in METHODS}
+    if with_tlf:
+        picks["torch-lr-finder"] = []
+    if args.prototype:
+        for name in PROTOTYPES:
+            picks[name] = []
+    curves = []
+    t_find = []
+    for seed in seeds:
+        tr, _ = bl.loaders(b, BATCH, seed)
+        m = bl.model(ARCH, b, seed)
+        opt = bl.sgd(m, 0.01, 0.9, WD)
+        t0 = time.perf_counter()
+        res = lr_find(m, opt, F.cross_entropy, tr, seed=seed, progress=False, **FINDER)
+        t_find.append(time.perf_counter() - t0)
+        curves.append({"seed": seed, "lrs": res.lrs.tolist(), "losses": res.losses.tolist(),
+                       "stop_index": res.stop_index, "stop_reason": res.stop_reason})
+        for meth in METHODS:
+            s = res.suggest(meth)
+            picks[meth].append(s.lr)
+        if args.prototype:
+            for name, fn in PROTOTYPES.items():
+                picks[name].append(fn(res.lrs, res.losses, res.stop_index))
+        if with_tlf:
+            m = bl.model(ARCH, b, seed)
+            opt = bl.sgd(m, FINDER["start_lr"], 0.9, WD)
+            torch.manual_seed(seed)
+            lr, info = bl.torch_lr_finder_suggest(m, opt, tr, **FINDER)
+            picks["torch-lr-finder"].append(lr)
+            curves[-1]["tlf"] = {"lrs": info["lrs"], "losses": info["losses"]}
+        log(f"finder seed {seed}: " + ", ".join(
+            f"{k}={v[-1]:.3g}" if v[-1] is not None else f"{k}=None" for k, v in picks.items()))
+
+    # ---- 3. train at every pick
+    rows = []
+    log_grid = np.log10(grid)
+    mean_curve = np.array([means[lr] for lr in grid])
+    for meth, lrs in picks.items():
+        accs, regrets_seed, fails, dists, interp, divs = [], [], 0, [], [], 0
+        for seed, lr in zip(seeds, lrs):
+            if lr is None:
+                fails += 1
+                accs.append(float("nan"))
+                continue
+            r = runner.acc(seed, lr)
+            accs.append(r["acc"])
+            dists.append(abs(math.log10(lr / best_lr)))
+            interp.append(float(np.interp(math.log10(lr), log_grid, mean_curve)))
+            per = best_per_seed[seed] - r["acc"]
+            regrets_seed.append(per)
+            if r["diverged"]:
+                divs += 1
+            if r["diverged"] or per > FAIL_POINTS:
+                fails += 1
+        got = [a for a in accs if not math.isnan(a)]
+        mean_acc = float(np.mean(got)) if got else float("nan")
+        rows.append({
+            "method": meth, "picks": lrs, "accs": accs, "n": len(got),
+            "geomean_lr": bl.geomean([v for v in lrs if v is not None]),
+            "log_dist": float(np.mean(dists)) if dists else float("nan"),
+            "mean_acc": mean_acc,
+            "regret": best_acc - mean_acc if got else float("nan"),
+            "regret_interp": best_acc - float(np.mean(interp)) if interp else float("nan"),
+            "worst_seed_regret": max(regrets_seed) if regrets_seed else float("nan"),
+            "failures": fails, "diverged": divs,
+            "prototype": meth in PROTOTYPES,
+        })
+        log(f"{meth}: regret {rows[-1]['regret']:.2f}, failures {fails}")
+    wall = time.perf_counter() - t_all
+
+    ours = next(r for r in rows if r["method"] == "auto")
+    others = [r for r in rows if r["method"] != "auto" and not r["prototype"]]
+
+    def key(r):  # lower is better: failures first, then regret
+        return (r["failures"], r["regret"] if not math.isnan(r["regret"]) else 1e9)
+
+    better_all = all(key(ours) < key(o) for o in others)
+    best_other = min(others, key=key)
+    met_regret = ours["regret"] <= 0.2
+    met_fail = ours["failures"] == 0
+    edge = best_lr in (grid[0], grid[-1])
+
+    md = [
+        "## B4 suggestion quality",
+        "",
+        f"LeNet on an MNIST subset ({len(b.train)} training images, full {len(b.test)}-image test set), "
+        f"batch {BATCH}, SGD WD {WD:g}, 1cycle (smith style, momentum 0.95 → 0.85) for {EPOCHS} epochs "
+        f"({runner.cache[next(iter(runner.cache))]['iterations']} iterations); {len(seeds)} seeds. "
+        f"Range tests {FINDER['start_lr']:g} → {FINDER['end_lr']:g}, {FINDER['num_iter']} iterations, "
+        f"one per seed on the fresh model ({bl.pm(t_find, 1)} s each). {runner.count} training runs, "
+        f"total run time **{wall / 60:.1f} min**.",
+        "",
+        "### Grid (test accuracy %, mean ± std over seeds)",
+        "",
+        "| max_lr | " + " | ".join(f"{lr:.3g}" for lr in grid) + " |",
+        "|---|" + "---:|" * len(grid),
+        "| accuracy | " + " | ".join(
+            ("**" if lr == best_lr else "") + bl.pm([r["acc"] for r in grid_acc[lr]])
+            + ("**" if lr == best_lr else "")
+            + (f" ({sum(r['diverged'] for r in grid_acc[lr])} div.)" if any(r["diverged"] for r in grid_acc[lr]) else "")
+            for lr in grid) + " |",
+        "",
+        f"Best LR **{best_lr:.3g}**, best accuracy **{best_acc:.2f} %**"
+        + (" (at the edge of the grid: the true optimum may lie outside)" if edge else "") + ".",
+        "",
+        "### Suggestions, trained for real",
+        "",
+        "| method | picks (per seed) | mean |log10(pick/best)| | accuracy % | regret (points) | regret, grid-interpolated | worst seed | failures |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        pk = ", ".join("–" if v is None else f"{v:.3g}" for v in r["picks"])
+        name = r["method"] + (" (ours)" if r["method"] == "auto" else "") + (" *prototype*" if r["prototype"] else "")
+        acc = bl.pm([a for a in r["accs"] if not math.isnan(a)])
+        md.append(f"| {name} | {pk} | {r['log_dist']:.2f} | {acc} | **{r['regret']:.2f}** | "
+                  f"{r['regret_interp']:.2f} | {r['worst_seed_regret']:.2f} | {r['failures']}/{len(seeds)} |")
+    md += [
+        "",
+        f"Targets for ours (`auto`): regret ≤ 0.2 points — {'**met**' if met_regret else '**missed**'} "
+        f"({ours['regret']:.2f}); 0 failures — {'**met**' if met_fail else '**missed**'} ({ours['failures']}); "
+        f"better than every other method — {'**met**' if better_all else '**missed**'} "
+        f"(best other: {best_other['method']}, regret {best_other['regret']:.2f}, "
+        f"{best_other['failures']} failures).",
+        f"Failure: a seed whose pick scores > {FAIL_POINTS} points below the best LR's run of the same "
+        "seed, diverges, or gets no suggestion. Regret: best grid mean − mean accuracy at the picks "
+        "(negative: the picks beat the best grid point).",
+    ]
+    write("b4", {"quick": q, "seeds": seeds, "grid": grid, "grid_acc": {str(k): v for k, v in grid_acc.items()},
+                 "best_lr": best_lr, "best_acc": best_acc, "rows": rows, "curves": curves,
+                 "finder_time": t_find, "runs": runner.count, "wall_s": wall},
+          "\n".join(md))
+
+
+if __name__ == "__main__":
+    main()

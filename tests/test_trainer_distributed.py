@@ -1,0 +1,114 @@
+"""Distributed data parallel: sharding helpers, and a 2-process torchrun/gloo run."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from torch.utils.data import DataLoader, DistributedSampler, TensorDataset
+
+from onecycle.train import load_checkpoint
+from onecycle.train.distributed import DistContext, ShardedLoader, shard_loader
+
+torch.set_num_threads(1)
+WORKER = Path(__file__).with_name("_train_worker.py")
+
+
+class Batches(list):
+    epoch = None
+
+    def set_epoch(self, e):
+        self.epoch = e
+
+
+def test_single_process_context():
+    ctx = DistContext.from_env()
+    assert (ctx.rank, ctx.world_size, ctx.active, ctx.is_main) == (0, 1, False, True)
+    assert ctx.broadcast_object({"a": 1}) == {"a": 1}
+    assert ctx.gather_objects(3) == [3]
+    assert ctx.mean_loss(torch.tensor(2.5)) == 2.5
+
+
+def test_sharded_loader_round_robin_with_padding():
+    data = Batches((i, i) for i in range(7))
+    shards = [ShardedLoader(data, r, 3, pad=True) for r in range(3)]
+    got = [[b for b, _ in s] for s in shards]
+    assert got == [[0, 3, 6], [1, 4, 0], [2, 5, 1]]
+    assert all(len(s) == 3 for s in shards)
+    shards[1].set_epoch(4)
+    assert data.epoch == 4
+    unpadded = [[b for b, _ in ShardedLoader(data, r, 3, pad=False)] for r in range(3)]
+    assert sorted(sum(unpadded, [])) == list(range(7))
+    assert [len(ShardedLoader(data, r, 3, pad=False)) for r in range(3)] == [3, 2, 2]
+
+
+def test_shard_loader_rules():
+    ds = TensorDataset(torch.arange(10.0), torch.arange(10))
+    dl = DataLoader(ds, batch_size=2, shuffle=True)
+    tr = shard_loader(dl, 1, 2, train=True, seed=5)
+    assert isinstance(tr.sampler, DistributedSampler) and tr.sampler.shuffle
+    assert tr.sampler.seed == 5 and len(tr) == 3
+    ev = shard_loader(DataLoader(ds, batch_size=3), 1, 2, train=False)
+    assert [int(v) for x, _ in ev for v in x] == [1, 3, 5, 7, 9]
+    already = DataLoader(ds, batch_size=2, sampler=DistributedSampler(ds, 2, 0))
+    assert shard_loader(already, 0, 2, train=True) is already
+    with pytest.raises(ValueError, match="batch_sampler"):
+        shard_loader(DataLoader(ds, batch_sampler=[[0, 1], [2, 3]]), 0, 2, train=True)
+
+    class Sharded(list):
+        def shard(self, rank, world):
+            return self[rank::world]
+
+    assert shard_loader(Sharded([1, 2, 3, 4]), 1, 2, train=True) == [2, 4]
+    assert shard_loader(dl, 0, 1, train=True) is dl
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_two_process_gloo_run(tmp_path):
+    env = dict(os.environ, OMP_NUM_THREADS="1", MASTER_ADDR="127.0.0.1")
+    env.pop("WORLD_SIZE", None)
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
+           f"--master_port={_free_port()}", "--master_addr=127.0.0.1", str(WORKER), "ddp",
+           "--out", str(tmp_path)]
+    res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr[-4000:]
+    r0 = torch.load(tmp_path / "rank0.pt", weights_only=True)
+    r1 = torch.load(tmp_path / "rank1.pt", weights_only=True)
+    assert (r0["rank"], r1["rank"], r0["world_size"]) == (0, 1, 2)
+    # 192 samples / 16 per batch = 12 batches, 6 per rank, the same schedule on both
+    assert r0["steps_per_epoch"] == r1["steps_per_epoch"] == 6
+    assert r0["lr"] == r1["lr"] and len(r0["lr"]) == 12
+    assert r0["momentum"] == r1["momentum"]
+    assert r0["loss"] == r1["loss"]  # all-reduced
+    assert _same_but_time(r0["records"], r1["records"])  # val metrics all-reduced
+    for k in r0["model"]:
+        assert torch.equal(r0["model"][k], r1["model"][k]), k
+    # the first cycle took max_lr from the range test: same suggestion, same weights
+    assert r0["lr_find"] == r1["lr_find"] and r0["lr1"] == r1["lr1"]
+    assert json.loads(r0["lr_find"])["lr"] > 0
+    for k in r0["model1"]:
+        assert torch.equal(r0["model1"][k], r1["model1"][k]), k
+    ck = load_checkpoint(tmp_path / "ckpt" / "last.pt")
+    assert ck["world_size"] == 2 and len(ck["rng"]) == 2 and ck["fit"]["finished"]
+    assert ck["fit"]["index"] == 1
+    for k in r0["model"]:
+        assert torch.equal(ck["model"][k], r0["model"][k])
+    assert [p.name for p in (tmp_path / "ckpt").iterdir()] == ["last.pt"]
+
+
+def _same_but_time(a: str, b: str) -> bool:
+    ra, rb = json.loads(a), json.loads(b)
+    strip = [[{k: v for k, v in r.items() if k != "wall_time"} for r in x] for x in (ra, rb)]
+    return strip[0] == strip[1]
