@@ -348,3 +348,20 @@ def test_plot_schedule_headless(tmp_path):
     assert len(fig2.axes) == 1
     with pytest.raises(TypeError, match="plot_schedule"):
         oc.plot_schedule(42)
+
+
+def test_scheduler_follows_optimizer_load_state_dict():
+    """optimizer.load_state_dict() replaces the param-group dicts; the scheduler must
+    keep driving the new ones (a common resume order: build both, then load)."""
+    opt = torch.optim.SGD(_params(), lr=0.1, momentum=0.9)
+    s = OneCycle(opt, 1.0, total_steps=100)
+    other = torch.optim.SGD(_params(), lr=0.5, momentum=0.5)
+    opt.load_state_dict(other.state_dict())
+    for _ in range(10):
+        opt.step()
+        s.step()
+    assert opt.param_groups[0]["lr"] == s.get_last_lr()[0] == s.schedule.lr(10)
+    assert opt.param_groups[0]["momentum"] == s.schedule.momentum(10)
+    opt.add_param_group({"params": _params()})
+    with pytest.raises(ValueError, match="param groups"):
+        s.step()

@@ -40,19 +40,38 @@ _EXPORTS: dict[str, str] = {
     "LRFinderResult": "onecycle.finder",
     "Suggestion": "onecycle.finder",
     "preserved_state": "onecycle.finder",
+    "suggest": "onecycle.finder",
+    "SUGGESTERS": "onecycle.finder",
     # training
     "Trainer": "onecycle.train",
     "History": "onecycle.train",
     "Callback": "onecycle.train",
+    "EarlyStopping": "onecycle.train",
+    "DivergenceGuard": "onecycle.train",
+    "StopTraining": "onecycle.train",
+    "TrainingDiverged": "onecycle.train",
+    "ProgressBar": "onecycle.train",
+    "Checkpoint": "onecycle.train",
+    # searches
+    "weight_decay_search": "onecycle.search",
+    "weight_decay_snapshot_search": "onecycle.search",
+    "grid_search": "onecycle.search",
+    "momentum_search": "onecycle.search",
+    "batch_size_search": "onecycle.search",
+    "recipe": "onecycle.search",
+    "Recipe": "onecycle.search",
     # plots
     "plot_schedule": "onecycle.plots",
     "plot_finder": "onecycle.plots",
     "plot_history": "onecycle.plots",
+    # the main job
+    "RunConfig": "onecycle.config",
+    "write_report": "onecycle.report",
 }
 
 _SUBMODULES = {
     "schedule", "scheduler", "hyper", "finder", "train", "plots", "data", "models",
-    "search", "report", "cli", "integrations",
+    "search", "report", "cli", "integrations", "config", "pipeline",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

@@ -542,7 +542,7 @@ class OneCycleSchedule:
                 lr_c = [Curve(kind, lo, hi), Curve(kind, hi, lo), Curve(kind, lo, fin)]
                 names = ["warm-up", "cool-down", "annihilation"]
             else:
-                knots = [0.0, min(p * T, last), last]
+                knots = [0.0, min(p * T, max(last - 1.0, 0.0)), last]
                 lr_c = [Curve(kind, lo, hi), Curve(kind, hi, fin)]
                 names = ["warm-up", "cool-down"]
         strict = self.style != "torch"

@@ -190,8 +190,26 @@ class ParamScheduler(LRScheduler):
             writers = [_writer(self._adapter, g, name, self._oname) for g in self.optimizer.param_groups]
             plan.append((name, list(zip(fns, writers)), lo, hi, lo_open))
         self._plan = plan
+        self._groups = self.optimizer.param_groups
+        self._ngroups = len(self._groups)
+        self._g0 = self._groups[0]
+
+    def _rebind(self) -> None:
+        n = len(self.optimizer.param_groups)
+        for name, fns in self._table.items():
+            if len(fns) != n:
+                raise ValueError(
+                    f"the optimizer now has {n} param groups but the {name!r} schedule has "
+                    f"{len(fns)}; create the scheduler after adding param groups"
+                )
+        self._compile()
 
     def _apply(self) -> None:
+        groups = self.optimizer.param_groups
+        # optimizer.load_state_dict() and add_param_group() replace or grow the groups:
+        # writers bound to the old dicts would silently write nowhere.
+        if groups is not self._groups or len(groups) != self._ngroups or groups[0] is not self._g0:
+            self._rebind()
         step = self.last_epoch
         if self.total_steps is not None and step >= self.total_steps:
             step = self._effective_step()

@@ -13,6 +13,11 @@ _EXPORTS = {
     "plot_schedule": "onecycle.plots.schedule",
     "plot_finder": "onecycle.plots.finder",
     "plot_history": "onecycle.plots.history",
+    "plot_result": "onecycle.plots.finder",
+    "plot_search": "onecycle.plots.search",
+    "plot_search_curves": "onecycle.plots.search",
+    "plot_search_bars": "onecycle.plots.search",
+    "plot_batch_size": "onecycle.plots.search",
 }
 
 __all__ = sorted(_EXPORTS)

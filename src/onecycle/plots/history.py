@@ -107,7 +107,8 @@ def plot_history(
         ax_loss.set_yscale("log")
     ax_loss.set_ylabel("loss")
     ax_loss.grid(alpha=0.3)
-    ax_loss.legend(fontsize=8, loc="upper right", framealpha=0.9)
+    if ax_loss.get_legend_handles_labels()[0]:
+        ax_loss.legend(fontsize=8, loc="upper right", framealpha=0.9)
 
     # ---- metrics
     if ax_metric is not None:
@@ -158,7 +159,9 @@ def plot_history(
         if isinstance(div, dict) and "step" in div:
             x = start + int(div["step"]) + 1
             ax_loss.axvline(x, color="#d62728", lw=1, alpha=0.6)
-            ax_loss.text(x, 0.98, " diverged", color="#d62728", fontsize=8, va="top",
+            right = x > 0.8 * max(len(it), 1)
+            ax_loss.text(x, 0.98, "diverged " if right else " diverged", color="#d62728",
+                         fontsize=8, va="top", ha="right" if right else "left",
                          transform=ax_loss.get_xaxis_transform())
     if len(it):
         ax_sched.set_xlim(0.5, max(len(it), 1) + 0.5)

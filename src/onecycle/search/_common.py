@@ -87,6 +87,13 @@ def check_positive(name: str, value: Any) -> float:
     return v
 
 
+def check_nonnegative(name: str, value: Any) -> float:
+    v = check_real(name, value)
+    if v < 0:
+        raise ValueError(f"{name} must be >= 0, got {value!r}")
+    return v
+
+
 def check_int(name: str, value: Any, least: int = 1) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise TypeError(f"{name} must be an int >= {least}, got {value!r} ({type(value).__name__})")
@@ -719,6 +726,10 @@ def short_run_rows(
     values: Sequence[Any], outs: Sequence[dict[str, Any]], signal: str
 ) -> tuple[list[dict[str, Any]], list[float]]:
     rows, scores = [], []
+    finals = [o.get("final", {}) for o in outs]
+    if finals and all(signal not in f for f in finals if f):
+        keys = sorted({k for f in finals for k in f})
+        raise ValueError(f"select={signal!r} is not in the epoch records; available: {keys}")
     for v, o in zip(values, outs):
         fin = o.get("final", {})
         row: dict[str, Any] = {"value": v}
@@ -906,7 +917,7 @@ def select_by_curves(
         reason += f". Runner-up: {param}={fmt(values[r])}"
         if rows[r]["accepted"]:
             reason += " (also reaches the best loss)"
-        else:
+        elif r not in rejected:
             reason += f" ({rows[r]['why']})"
     if sb.descent <= 2 * sb.se:
         reason += (". Warning: even the best curve barely descends (within its noise), so the "

@@ -37,12 +37,14 @@ import torch
 from torch import nn
 
 from ._common import (
+    PREFER,
     CurveStats,
     SearchResult,
     Trial,
     TrialContext,
     check_callable,
     check_int,
+    check_nonnegative,
     check_positive,
     check_real,
     check_values,
@@ -472,6 +474,10 @@ def grid_search(
         raise ValueError(f"mode must be 'finder' or 'short_cycle', got {mode!r}")
     if prefer == "auto":
         prefer = "largest" if param in ("dropout", "weight_decay") else "lowest_loss"
+    if prefer not in PREFER:
+        raise ValueError(f"prefer must be 'auto' or one of {PREFER}, got {prefer!r}")
+    check_nonnegative("tolerance", tolerance)
+    check_nonnegative("lr_slack", lr_slack)
     check_callable("make_optimizer", make_optimizer, "make_optimizer(model) -> Optimizer")
     check_callable("loss_fn", loss_fn, "loss_fn(outputs, targets) -> loss")
     seed = check_int("seed", seed, 0)
@@ -502,6 +508,7 @@ def grid_search(
             )
         signal = default_signal(val_loader, select)
         extra: dict[str, Any] = {}
+        cycle_options(epochs, 1.0, schedule)  # validate before any range test
         if max_lr is None:
             opts = finder_options(num_iter, start_lr, end_lr, False, lr_find_kw)
             max_lr, extra["lr_find"] = find_max_lr(ctx, opts)

@@ -157,6 +157,7 @@ def momentum_search(
         ctx = TrialContext(base, make_optimizer, loss_fn, train_loader, val_loader, seed,
                            metrics, grad_clip, getattr(train_loader, "epoch", None))
         extra: dict[str, Any] = {}
+        cycle_options(epochs, 1.0, schedule)  # validate before any range test
         if max_lr is None:
             opts = finder_options(num_iter, start_lr, end_lr, False, lr_find_kw)
             max_lr, extra["lr_find"] = find_max_lr(ctx, opts)

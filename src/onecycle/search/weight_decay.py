@@ -42,6 +42,7 @@ from ._common import (
     check_callable,
     check_fraction,
     check_int,
+    check_nonnegative,
     check_positive,
     check_real,
     check_weight_decays,
@@ -176,8 +177,8 @@ def weight_decay_search(
     check_callable("make_optimizer", make_optimizer, "make_optimizer(model) -> Optimizer")
     check_callable("loss_fn", loss_fn, "loss_fn(outputs, targets) -> loss")
     seed = check_int("seed", seed, 0)
-    check_real("tolerance", tolerance)
-    check_real("lr_slack", lr_slack)
+    check_nonnegative("tolerance", tolerance)
+    check_nonnegative("lr_slack", lr_slack)
     base = resolve_model(model, seed)
     opts = finder_options(num_iter, start_lr, end_lr, val_loader is not None, lr_find_kw)
     with guarded(train_loader, val_loader):
@@ -357,6 +358,7 @@ def weight_decay_snapshot_search(
         ctx = TrialContext(base, make_optimizer, loss_fn, train_loader, val_loader, seed,
                            metrics, grad_clip, getattr(train_loader, "epoch", None))
         extra: dict[str, Any] = {}
+        cycle_options(epochs, 1.0, schedule)  # validate before any range test
         if max_lr is None:
             opts = finder_options(num_iter, start_lr, end_lr, False, lr_find_kw)
             max_lr, extra["lr_find"] = find_max_lr(ctx, opts, _setters(mid))
