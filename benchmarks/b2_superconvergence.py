@@ -56,11 +56,12 @@ MOM = 0.9
 FINDER = {"start_lr": 1e-5, "end_lr": 10.0, "num_iter": 100}
 STYLES = ("smith", "torch", "fastai")
 LABEL = {"smith": "onecycle (smith, finder LR)", "torch": "torch OneCycleLR defaults",
-         "fastai": "fastai defaults (style=fastai)"}
+         "fastai": "fastai defaults (style=fastai)",
+         "proposed": "onecycle (smith), *prototype* LR rule"}
 
 
 def make_sched(kind: str, opt, total: int, lr: float):
-    if kind == "smith":
+    if kind in ("smith", "proposed"):
         return oc.OneCycle(opt, max_lr=lr, total_steps=total, style="smith")
     if kind == "fastai":
         return oc.OneCycle(opt, max_lr=lr, total_steps=total, style="fastai")
@@ -103,7 +104,10 @@ def main() -> None:
     ap.add_argument("--lin-budgets", default=None, help="budget-aware baseline epochs, e.g. 2,3,4")
     ap.add_argument("--grid", default=None, help="LR grid of the budget-aware baseline")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--proto", type=float, default=None, metavar="DIV",
+                    help="also train 1cycle at the prototype rule's LR (tail-cut minimum / DIV, see B4)")
     args = ap.parse_args()
+    styles = STYLES + (("proposed",) if args.proto else ())
     setup_threads(args.threads)
     warnings.filterwarnings("ignore")
     q = args.quick
@@ -134,11 +138,12 @@ def main() -> None:
         t_find = time.perf_counter() - t0
         sug = {meth: res.suggest(meth) for meth in ("auto", "minimum", "valley", "steep")}
         pick, const_lr = sug["auto"].lr, sug["minimum"].lr
+        proto = bl.proto_min_rule(res.lrs, res.losses, args.proto) if args.proto else None
         R["finder"].append({
             "seed": seed, "time": t_find, "iterations": len(res.lrs), "stop": res.stop_reason,
             "auto": pick, "confidence": sug["auto"].confidence, "minimum": const_lr,
             "valley": sug["valley"].lr, "steep": sug["steep"].lr,
-            "reason": sug["auto"].reason,
+            "reason": sug["auto"].reason, "proposed": proto,
         })
         log(f"seed {seed}: finder {t_find:.1f}s {len(res.lrs)} it -> auto {pick}, minimum {const_lr}")
         if pick is None:
@@ -146,8 +151,9 @@ def main() -> None:
 
         # ---- 1cycle, three styles, each budget
         for E in budgets:
-            for st in STYLES:
-                h = run(b, seed, E, lambda o, T, st=st, p=pick: make_sched(st, o, T, p), pick)
+            for st in styles:
+                lr = proto if st == "proposed" else pick
+                h = run(b, seed, E, lambda o, T, st=st, p=lr: make_sched(st, o, T, p), lr)
                 h["finder_time"] = t_find
                 R["cycle"].setdefault(f"{st}:{E}", []).append(brief(h))
                 log(f"  {st} {E} ep: {h['final_acc']:.2f}% ({h['train_time']:.0f}s)")
@@ -201,7 +207,7 @@ def main() -> None:
 
     rows, k_rows, targets = [], [], {}
     for E in budgets:
-        acc = {st: [r["final_acc"] for r in R["cycle"][f"{st}:{E}"]] for st in STYLES}
+        acc = {st: [r["final_acc"] for r in R["cycle"][f"{st}:{E}"]] for st in styles}
         ours = acc["smith"]
         k_inv, e_inv, open_inv = k_ratio(inv_ep, inv_accs, ours, E)
         k_lin, e_lin, open_lin = k_ratio(lin_ep, lin_accs, ours, E) if lin_ep else (None, None, True)
@@ -214,7 +220,7 @@ def main() -> None:
         runs = R["cycle"][f"smith:{E}"]
         k_rows.append({"E": E, "k_inv": k_inv, "e_inv": e_inv, "open_inv": open_inv,
                        "k_lin": k_lin, "e_lin": e_lin, "open_lin": open_lin, "below1": below1})
-        for st in STYLES:
+        for st in styles:
             rr = R["cycle"][f"{st}:{E}"]
             rows.append({
                 "style": st, "E": E, "acc": acc[st],
@@ -230,9 +236,10 @@ def main() -> None:
 
     # ---------------------------------------------------------------- plot
     png = RESULTS_DIR / f"{name}_{args.dataset}.png"
-    plot(png, args.dataset, R, budgets, inv_ep, inv_accs, lin_ep, lin_accs, const_epochs)
+    plot(png, args.dataset, R, budgets, inv_ep, inv_accs, lin_ep, lin_accs, const_epochs, styles)
 
     # ---------------------------------------------------------------- markdown
+    proto_picks = ", ".join(f"{f['proposed']:.3g}" for f in R["finder"]) if args.proto else ""
     title = "B2 super-convergence, MNIST" if name == "b2" else "B3 super-convergence, Fashion-MNIST"
     n_train = len(b.train)
     md = [
@@ -243,7 +250,10 @@ def main() -> None:
         f"WD {WD:g}, {len(seeds)} seeds (init + data order); mean ± std of test accuracy (%). "
         f"Finder {FINDER['start_lr']:g} → {FINDER['end_lr']:g}, {FINDER['num_iter']} iterations, per seed; "
         f"picked max_lr (auto) per seed: {', '.join(f'{p:.3g}' for p in picks)}; "
-        f"finder {bl.pm(t_find, 1)} s. Total run time **{wall / 60:.1f} min**.",
+        f"finder {bl.pm(t_find, 1)} s. Total run time **{wall / 60:.1f} min**."
+        + (f" Prototype rule (`--proto {args.proto:g}`: smoothed minimum of the tail-cut curve / "
+           f"{args.proto:g}, see B4) picked: {proto_picks}."
+           if args.proto else ""),
         "",
         f"![accuracy vs epochs](results/{png.name})",
         "",
@@ -317,7 +327,7 @@ def main() -> None:
           "\n".join(md))
 
 
-def plot(png, dataset, R, budgets, inv_ep, inv_accs, lin_ep, lin_accs, const_epochs) -> None:
+def plot(png, dataset, R, budgets, inv_ep, inv_accs, lin_ep, lin_accs, const_epochs, styles) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -339,10 +349,10 @@ def plot(png, dataset, R, budgets, inv_ep, inv_accs, lin_ep, lin_accs, const_epo
     if lin_ep:
         band(lin_ep, lin_accs, "linear decay, tuned per budget (final)", color="tab:brown",
              ls="--", marker="s")
-    colors = {"smith": "tab:red", "torch": "tab:blue", "fastai": "tab:green"}
+    colors = {"smith": "tab:red", "torch": "tab:blue", "fastai": "tab:green", "proposed": "tab:purple"}
     styles = ["-", "-."]
     for j, E in enumerate(budgets):
-        for st in STYLES:
+        for st in styles:
             runs = R["cycle"][f"{st}:{E}"]
             x = list(range(1, E + 1))
             band(x, [[r["test_acc"][e - 1] for r in runs] for e in x], f"{LABEL[st]}, {E} ep",

@@ -1,9 +1,10 @@
 """B4 suggestion quality: does the suggested max_lr train as well as the best one?
 
 Setting (chosen so the full run fits in about 10 minutes on a 2-core machine): LeNet on
-an MNIST subset (8192 training images, the full 10k test set), batch 128, SGD with
+an MNIST subset (16384 training images, the full 10k test set), batch 128, SGD with
 weight decay 5e-4, 1cycle (``OneCycle`` smith style, momentum 0.95 -> 0.85) for a fixed
-budget of 3 epochs (192 iterations), stepped every iteration.
+budget of 3 epochs (384 iterations), stepped every iteration. (``--quick``: 8192 images,
+2 epochs, 4 grid points a decade apart, 2 seeds: a smoke test, not a measurement.)
 
 1. Grid: max_lr in 7 half-decade steps (1e-3 ... 1) x 5 seeds (initialisation and
    data order) gives the accuracy curve, the best LR (highest mean accuracy) and the
@@ -36,6 +37,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import argparse
 import importlib
+import json
 import math
 import sys
 import time
@@ -66,30 +68,23 @@ FAIL_POINTS = 0.5
 # ----------------------------------------------------------------------------- prototypes
 
 
-def _cut_at_stop(lrs, losses, stop_index):
-    """Drop the point that triggered the finder's divergence stop (it is not part of
-    the curve's shape, and its huge value drags the smoother's minimum to the left)."""
-    if stop_index is not None and stop_index == len(lrs) - 1:
-        return lrs[:-1], losses[:-1]
-    return lrs, losses
-
-
 def proto_auto_cut(lrs, losses, stop_index):
-    """``auto`` on the curve without the flagged divergence point."""
-    x, y = _cut_at_stop(lrs, losses, stop_index)
+    """``auto`` unchanged, on the curve without its divergence tail."""
+    x, y = bl.tail_cut(lrs, losses)
     return sg.auto(x, y).lr
 
 
 def proto_min_over(lrs, losses, stop_index, div=2.0):
-    """min-loss LR (smoothed, flagged point removed) / ``div``."""
-    x, y = _cut_at_stop(lrs, losses, stop_index)
+    """The smoothed-minimum LR of the tail-cut curve / ``div``."""
+    x, y = bl.tail_cut(lrs, losses)
     return sg.minimum(x, y, divide=div).lr
 
 
 PROTOTYPES = {
-    "auto, stop point cut": proto_auto_cut,
-    "min/3, stop point cut": lambda a, b, c: proto_min_over(a, b, c, 3.0),
-    "min/2, stop point cut": lambda a, b, c: proto_min_over(a, b, c, 2.0),
+    "auto on tail-cut curve": proto_auto_cut,
+    "min/2 on tail-cut curve": lambda a, b, c: proto_min_over(a, b, c, 2.0),
+    "min/1.5 on tail-cut curve": lambda a, b, c: proto_min_over(a, b, c, 1.5),
+    "min/1 on tail-cut curve": lambda a, b, c: proto_min_over(a, b, c, 1.0),
 }
 
 
@@ -99,14 +94,22 @@ PROTOTYPES = {
 class Runner:
     """Trains 1cycle runs, cached by (seed, max_lr)."""
 
-    def __init__(self, b, epochs: int):
+    def __init__(self, b, epochs: int, cache_file: str | None = None):
         self.b, self.epochs = b, epochs
         self.cache: dict = {}
         self.count = 0
         self.time = 0.0
+        self.cache_file = cache_file
+        self.sig = f"{ARCH}|{BATCH}|{len(b.train)}|{len(b.test)}|{epochs}|{WD}"
+        self.stored: dict = {}
+        if cache_file and Path(cache_file).exists():
+            self.stored = json.loads(Path(cache_file).read_text()).get(self.sig, {})
 
     def acc(self, seed: int, lr: float) -> dict:
         key = (seed, float(f"{lr:.10g}"))
+        skey = f"{key[0]}|{key[1]!r}"
+        if key not in self.cache and skey in self.stored:
+            self.cache[key] = self.stored[skey]
         if key not in self.cache:
             tr, te = bl.loaders(self.b, BATCH, seed)
             m = bl.model(ARCH, self.b, seed)
@@ -117,16 +120,27 @@ class Runner:
                                "time": h["train_time"], "iterations": h["iterations"]}
             self.count += 1
             self.time += h["train_time"] + h["eval_time"]
+            if self.cache_file:
+                self.stored[skey] = self.cache[key]
+                p = Path(self.cache_file)
+                allc = json.loads(p.read_text()) if p.exists() else {}
+                allc[self.sig] = self.stored
+                p.write_text(json.dumps(allc))
         return self.cache[key]
 
 
 def main() -> None:
+    global ARCH
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--seeds", type=int, default=None)
     ap.add_argument("--prototype", action="store_true")
+    ap.add_argument("--cache", default=None,
+                    help="JSON file keeping trained (seed, lr) results between runs (development aid)")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--arch", default=ARCH, help="model (lenet; mlp as a cross-check)")
     args = ap.parse_args()
+    ARCH = args.arch
     setup_threads(args.threads)
     warnings.filterwarnings("ignore")
     q = args.quick
@@ -141,8 +155,9 @@ def main() -> None:
         with_tlf = False
 
     t_all = time.perf_counter()
-    b = bl.bundle("mnist", train=4096 if q else 8192, test=None)
-    runner = Runner(b, EPOCHS)
+    b = bl.bundle("mnist", train=8192 if q else 16384, test=None)
+    runner_epochs = 2 if q else EPOCHS
+    runner = Runner(b, runner_epochs, args.cache)
 
     def log(msg):
         print(f"[{time.perf_counter() - t_all:6.0f}s] {msg}", flush=True)
@@ -243,13 +258,15 @@ def main() -> None:
     edge = best_lr in (grid[0], grid[-1])
 
     md = [
-        "## B4 suggestion quality",
+        "## B4 suggestion quality" + ("" if ARCH == "lenet" else f" ({ARCH})"),
         "",
-        f"LeNet on an MNIST subset ({len(b.train)} training images, full {len(b.test)}-image test set), "
-        f"batch {BATCH}, SGD WD {WD:g}, 1cycle (smith style, momentum 0.95 → 0.85) for {EPOCHS} epochs "
+        f"{'LeNet' if ARCH == 'lenet' else ARCH} on an MNIST subset ({len(b.train)} training images, full {len(b.test)}-image test set), "
+        f"batch {BATCH}, SGD WD {WD:g}, 1cycle (smith style, momentum 0.95 → 0.85) for {runner_epochs} epochs "
         f"({runner.cache[next(iter(runner.cache))]['iterations']} iterations); {len(seeds)} seeds. "
         f"Range tests {FINDER['start_lr']:g} → {FINDER['end_lr']:g}, {FINDER['num_iter']} iterations, "
-        f"one per seed on the fresh model ({bl.pm(t_find, 1)} s each). {runner.count} training runs, "
+        f"one per seed on the fresh model ({bl.pm(t_find, 1)} s each). {runner.count} training runs"
+        + (f" (+ {len(runner.cache) - runner.count} from the --cache file)" if len(runner.cache) > runner.count else "")
+        + ", "
         f"total run time **{wall / 60:.1f} min**.",
         "",
         "### Grid (test accuracy %, mean ± std over seeds)",
@@ -287,7 +304,7 @@ def main() -> None:
         "seed, diverges, or gets no suggestion. Regret: best grid mean − mean accuracy at the picks "
         "(negative: the picks beat the best grid point).",
     ]
-    write("b4", {"quick": q, "seeds": seeds, "grid": grid, "grid_acc": {str(k): v for k, v in grid_acc.items()},
+    write("b4" if ARCH == "lenet" else f"b4_{ARCH}", {"arch": ARCH, "quick": q, "seeds": seeds, "grid": grid, "grid_acc": {str(k): v for k, v in grid_acc.items()},
                  "best_lr": best_lr, "best_acc": best_acc, "rows": rows, "curves": curves,
                  "finder_time": t_find, "runs": runner.count, "wall_s": wall},
           "\n".join(md))

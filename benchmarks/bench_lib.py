@@ -259,3 +259,43 @@ def degenerate(lrs: Sequence[float], lr: float | None, frac: float = 0.05) -> bo
     k = max(1, math.ceil(frac * n))
     i = suggestion_index(lrs, lr)
     return i < k or i > n - 1 - k
+
+
+# ----------------------------------------------------------------------------- suggestion prototypes
+
+
+def _sg():
+    import importlib
+
+    return importlib.import_module("onecycle.finder.suggest")
+
+
+def tail_cut(lrs, losses):
+    """The curve without its divergence tail.
+
+    The finder stops a few points *after* the blow-up (its stop rule looks at an EMA that
+    lags), and a run may also "die" (loss back at the chance level) without tripping the
+    stop rule. Those points are not part of the valley, but the zero-phase smoother
+    spreads them over ~10 neighbours, which drags the smoothed minimum half a decade to
+    the left. Cut at the first point after the (lightly smoothed) minimum whose raw loss
+    is back above the starting level (median of the first 5 % of the sweep).
+    """
+    x, y = np.asarray(lrs, dtype=float), np.asarray(losses, dtype=float)
+    bad = ~np.isfinite(y)
+    if bad.any():
+        k = int(np.argmax(bad))
+        x, y = x[:k], y[:k]
+    n = len(y)
+    if n < 10:
+        return x, y
+    y0 = float(np.median(y[: max(5, math.ceil(0.05 * n))]))
+    i_min = int(np.argmin(_sg().smooth_curve(y, sigma=1.0)))
+    above = np.flatnonzero(y[i_min:] > y0)
+    cut = i_min + int(above[0]) if len(above) else n
+    return x[:cut], y[:cut]
+
+
+def proto_min_rule(lrs, losses, div: float = 1.5) -> float | None:
+    """Prototype max_lr rule (see B4): smoothed-minimum LR of the tail-cut curve / ``div``."""
+    x, y = tail_cut(lrs, losses)
+    return _sg().minimum(x, y, divide=div).lr

@@ -10,6 +10,8 @@ Usage:
     python tests/_fault_worker.py write-loop --path FILE --mib M
         Overwrite FILE with ``save_checkpoint`` forever, each payload ``{"step": i,
         "w": <M MiB of float32 equal to i>}``; prints ``SAVED i`` after each write.
+    python tests/_fault_worker.py finder --path FILE --seed S
+        Run the determinism tests' range test (``finder_run``) and save the result JSON.
 
 Also a dataset factory for the report tests: ``_fault_worker:xss_dataset`` (a
 ``module:function`` dataset spec) returns a tiny bundle whose name is an HTML payload.
@@ -86,17 +88,40 @@ def write_loop(a: argparse.Namespace) -> None:
         i += 1
 
 
+def finder_run(seed: int):  # noqa: ANN201 - used in-process by test_determinism.py too
+    """A seeded range test with dropout and a shuffling DataLoader (every source of
+    randomness in play); the model and data are the same for every call."""
+    import torch
+    from torch import nn
+    from torch.utils.data import DataLoader, TensorDataset
+
+    from _train_worker import blobs
+    from onecycle.finder import lr_find
+
+    torch.set_num_threads(1)
+    x, y = blobs(n=256)
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(12, 32), nn.ReLU(), nn.Dropout(0.3), nn.Linear(32, 4))
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    loader = DataLoader(TensorDataset(x, y), batch_size=32, shuffle=True)
+    return lr_find(model, opt, torch.nn.functional.cross_entropy, loader, start_lr=1e-4,
+                   end_lr=10.0, num_iter=24, seed=seed, progress=False)
+
+
 def main() -> None:
     p = argparse.ArgumentParser()
-    p.add_argument("mode", choices=["stall-save", "write-loop"])
+    p.add_argument("mode", choices=["stall-save", "write-loop", "finder"])
     p.add_argument("--ckpt")
     p.add_argument("--every", type=int, default=4)
     p.add_argument("--stall-at", type=int, default=3)
     p.add_argument("--path")
     p.add_argument("--mib", type=int, default=16)
+    p.add_argument("--seed", type=int, default=0)
     a = p.parse_args()
     if a.mode == "stall-save":
         stall_save(a)
+    elif a.mode == "finder":
+        finder_run(a.seed).save(a.path)
     else:
         write_loop(a)
 

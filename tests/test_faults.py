@@ -32,9 +32,8 @@ from torch.nn import functional as F
 from onecycle.finder import LRFinderResult, lr_find
 
 train = pytest.importorskip("onecycle.train")
-from _train_worker import ArrayLoader, blobs, make_run  # noqa: E402
-
 import onecycle.train.checkpoint as ckmod  # noqa: E402
+from _train_worker import ArrayLoader, blobs, make_run  # noqa: E402
 
 Callback = train.Callback
 CheckpointError = train.CheckpointError
@@ -445,7 +444,7 @@ def test_ctrl_c_during_training_keeps_a_consistent_checkpoint_and_resumes(
     assert same_state(t2.model.state_dict(), reference[0]) and h.loss == reference[1].loss
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: an exception from user code leaves the trainer "
+@pytest.mark.regression(reason="was a bug: an exception from user code leaves the trainer "
                    "with no hint of where the fit was (fit #, epoch, step, last checkpoint)")
 def test_exception_from_user_code_carries_the_fit_position(tmp_path: Path) -> None:
     t = make_run("array", checkpoint_dir=tmp_path, checkpoint_every=4,

@@ -122,7 +122,9 @@ def test_piecewise_is_within_its_curves_range_and_holds_outside(s: Piecewise) ->
     hi = max(max(c.start, c.end) for c in s.curves)
     for step in range(-3, 110):
         v = s(step)
-        assert math.isfinite(v) and lo * (1 - 1e-12) <= v <= hi * (1 + 1e-12)
+        # torch's linear formula (end - start) * pct + start is exact only up to the
+        # rounding of the larger value
+        assert math.isfinite(v) and lo - 1e-12 * hi <= v <= hi * (1 + 1e-12)
     assert s(s.knots[-1] + 7) == s.curves[-1](1.0)
     assert s(s.knots[0] - 7) == s.curves[0](0.0)
 

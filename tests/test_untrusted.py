@@ -18,7 +18,6 @@ import math
 import os
 import pickle
 import pickletools
-import tomllib
 import zipfile
 from html.parser import HTMLParser
 from pathlib import Path
@@ -26,6 +25,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+import tomllib
 import torch
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
@@ -138,7 +138,7 @@ def test_checkpoints_are_written_weights_only_loadable(tmp_path: Path) -> None:
     assert raw["fit"]["finished"] and raw["fit"]["scheduler"]["schedules"]
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: load_checkpoint lets IndexError / struct.error "
+@pytest.mark.regression(reason="was a bug: load_checkpoint lets IndexError / struct.error "
                    "from torch's weights-only unpickler escape for some corrupt files")
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                   HealthCheck.function_scoped_fixture])
@@ -176,7 +176,8 @@ def test_json_readers_refuse_a_pickle(tmp_path: Path, loader: str, payload: str)
 
 
 def bug(reason: str) -> pytest.MarkDecorator:
-    return pytest.mark.xfail(strict=True, reason=f"BUG: {reason}")
+    """Marks a regression test for a bug this suite found (fixed since)."""
+    return pytest.mark.regression(reason=f"was a bug: {reason}")
 
 
 BUG_RESULT_SHAPE = bug("LRFinderResult.from_dict does not check the JSON's structure: a "
@@ -225,9 +226,9 @@ def test_history_json_with_wrong_types_is_refused(tmp_path: Path, patch: Any) ->
         History.load(p)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: LRFinderResult.load / History.load errors do not "
+@pytest.mark.regression(reason="was a bug: LRFinderResult.load / History.load errors do not "
                    "name the file (bare JSONDecodeError / UnicodeDecodeError / ValueError)")
-@pytest.mark.parametrize("content", [b"\x80\x02}q\x00.", b'{"lrs": [1', b'{"lrs": "abc"}'])
+@pytest.mark.parametrize("content", [b"\x80\x02}q\x00.", b'{"lrs": [1', b'{"lr": "abc", "lrs": "abc"}'])
 def test_json_reader_errors_name_the_file(tmp_path: Path, content: bytes) -> None:
     p = tmp_path / "suspicious-file.json"
     p.write_bytes(content)
@@ -440,6 +441,15 @@ FORBIDDEN = {"eval", "exec", "compile", "__import__", "pickle.load", "pickle.loa
 DYNAMIC_IMPORTS = {("data.py", "resolve"), ("pipeline.py", "_import_object")}
 
 
+def _func_of(node: ast.AST, parents: dict[ast.AST, ast.AST]) -> str:
+    """Name of the function that contains ``node``."""
+    while node in parents:
+        node = parents[node]
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            return node.name
+    return "<module>"
+
+
 def _constant_loop_vars(tree: ast.AST) -> set[str]:
     """Names bound by ``for name in ("a", "b")`` over a tuple/list of string constants."""
     out = set()
@@ -473,13 +483,6 @@ def test_static_scan_no_code_execution_from_data() -> None:
         parents = {c: p for p in ast.walk(tree) for c in ast.iter_child_nodes(p)}
         loops = _constant_loop_vars(tree)
 
-        def func_of(node: ast.AST) -> str:
-            while node in parents:
-                node = parents[node]
-                if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-                    return node.name
-            return "<module>"
-
         for call, name in _calls(tree):
             where = f"{rel}:{call.lineno}"
             if name in FORBIDDEN:
@@ -491,7 +494,7 @@ def test_static_scan_no_code_execution_from_data() -> None:
             if name == "importlib.import_module":
                 arg = call.args[0] if call.args else None
                 if not _fixed_module(arg, loops):
-                    dynamic.add((rel, func_of(call)))
+                    dynamic.add((rel, _func_of(call, parents)))
         for node in ast.walk(tree):  # restricted unpicklers must restrict
             if isinstance(node, ast.ClassDef) and any(
                     isinstance(b, ast.Attribute) and b.attr == "Unpickler" for b in node.bases):
@@ -527,7 +530,8 @@ def test_repr_of_math_nan_is_not_a_json_escape_hatch(tmp_path: Path) -> None:
     h.add_iteration(0.1, None, math.nan)
     hp = h.save(tmp_path / "h.json")
     for f in (p, hp):
-        json.loads(f.read_text(), parse_constant=lambda c: pytest.fail(f"bare {c} in {f}"))
+        json.loads(f.read_text(),
+                   parse_constant=lambda c, f=f: pytest.fail(f"bare {c} in {f}"))
     back = LRFinderResult.load(p).losses
     assert np.array_equal(back, r.losses, equal_nan=True)
 

@@ -49,7 +49,7 @@ def _finite(name: str, value: Any) -> float:
     return value
 
 
-def validate_hyper(name: str, value: Any) -> float:
+def validate_hyper(name: str, value: Any, label: str | None = None) -> float:
     """Check a hyper-parameter value and return it as a float.
 
     ``lr`` must be > 0, ``momentum`` (or beta1) in [0, 1), ``weight_decay`` >= 0;
@@ -58,13 +58,14 @@ def validate_hyper(name: str, value: Any) -> float:
     >>> validate_hyper("momentum", 0.9)
     0.9
     """
-    v = _finite(name, value)
+    label = name if label is None else label
+    v = _finite(label, value)
     if name == "lr" and not v > 0:
-        raise ValueError(f"lr must be > 0, got {value!r}")
+        raise ValueError(f"{label} must be > 0, got {value!r}")
     if name == "momentum" and not 0.0 <= v < 1.0:
-        raise ValueError(f"momentum must be in [0, 1), got {value!r}")
+        raise ValueError(f"{label} must be in [0, 1), got {value!r}")
     if name == "weight_decay" and v < 0:
-        raise ValueError(f"weight_decay must be >= 0, got {value!r}")
+        raise ValueError(f"{label} must be >= 0, got {value!r}")
     return v
 
 

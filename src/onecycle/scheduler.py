@@ -217,17 +217,20 @@ class ParamScheduler(LRScheduler):
         for name, pairs, lo, hi, lo_open in self._plan:
             vals = []
             prev_f = prev_v = None
-            for f, write in pairs:
+            for f, _write in pairs:
                 # groups sharing one schedule object evaluate it once
                 v = prev_v if f is prev_f else f(step)
                 # NaN fails every comparison, so it is caught here too
                 if not ((v > lo if lo_open else v >= lo) and v < hi):
                     validate_hyper(name, v)  # raises the standard message
                     raise ValueError(f"schedule for {name!r} gave {v!r} at step {step}")
-                write(v)
                 vals.append(v)
                 prev_f, prev_v = f, v
             values[name] = vals
+        # every value is valid: only now write them (a bad one leaves the optimizer alone)
+        for name, pairs, *_ in self._plan:
+            for (_f, write), v in zip(pairs, values[name]):
+                write(v)
         self._last_values = values
         self._last_lr = values["lr"] if "lr" in values else [float(g["lr"]) for g in self.optimizer.param_groups]
 
@@ -424,9 +427,9 @@ class OneCycle(ParamScheduler):
                     f"max_lr has {len(max_lr)} values for {n} param groups; pass one value "
                     "or exactly one per param group"
                 )
-            max_lrs = [validate_hyper("lr", v) for v in max_lr]
+            max_lrs = [validate_hyper("lr", v, "max_lr") for v in max_lr]
         else:
-            max_lrs = [validate_hyper("lr", max_lr)] * n
+            max_lrs = [validate_hyper("lr", max_lr, "max_lr")] * n
         opts: dict[str, Any] = dict(
             style=style, div=div, final_div=final_div, pct_start=pct_start,
             annihilate=annihilate, anneal=anneal, three_phase=three_phase, on_end=on_end,

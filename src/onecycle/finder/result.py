@@ -241,6 +241,13 @@ class LRFinderResult:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> LRFinderResult:
         """Inverse of :meth:`to_dict`."""
+        if not isinstance(d, dict):
+            raise TypeError(f"an lr_find result must be a JSON object, got {type(d).__name__}")
+        for key, types in (("config", dict), ("runs", list), ("band", (dict, type(None))),
+                           ("diverged", bool), ("stop_index", (int, type(None)))):
+            if key in d and (not isinstance(d[key], types) or
+                             (key == "stop_index" and isinstance(d[key], bool))):
+                raise TypeError(f"lr_find result key {key!r} has the wrong type: {d[key]!r}")
         if d.get("format", FORMAT) != FORMAT:
             raise ValueError(f"not an lr_find result: format={d.get('format')!r}")
         if int(d.get("version", FORMAT_VERSION)) > FORMAT_VERSION:
@@ -295,9 +302,15 @@ class LRFinderResult:
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> LRFinderResult:
-        """Read a result written by :meth:`save`."""
-        with open(path, encoding="utf-8") as fh:
-            return cls.from_dict(json.load(fh))
+        """Read a result written by :meth:`save` (JSON only; never executes anything)."""
+        with open(path, "rb") as fh:
+            raw = fh.read()
+        try:
+            return cls.from_dict(json.loads(raw.decode("utf-8")))
+        except (ValueError, TypeError, KeyError) as exc:
+            raise ValueError(
+                f"{path} is not a readable lr_find result: {type(exc).__name__}: {exc}"
+            ) from exc
 
     # ------------------------------------------------------------------ repr
     def __len__(self) -> int:

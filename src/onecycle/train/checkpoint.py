@@ -24,7 +24,6 @@ import os
 import pickle
 import random
 import tempfile
-import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
@@ -87,7 +86,13 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[IO[bytes]], None
     """
     path = Path(path)
     directory = path.parent
-    directory.mkdir(parents=True, exist_ok=True)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CheckpointError(
+            f"could not write {path}: {type(exc).__name__}: {exc}; "
+            "the previous file at that path (if any) is unchanged"
+        ) from exc
     try:
         mode = path.stat().st_mode & 0o777  # keep the permissions of the file we replace
     except OSError:
@@ -169,7 +174,7 @@ def load_checkpoint(
                 "files you trust with torch.load(weights_only=False) yourself."
             ) from exc
         raise CheckpointError(f"{path} is not a readable checkpoint (corrupt?): {exc}") from exc
-    except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError) as exc:
+    except Exception as exc:  # any parse failure (IndexError, struct.error, ...) of a bad file
         raise CheckpointError(
             f"{path} is not a readable checkpoint (truncated or corrupt): "
             f"{type(exc).__name__}: {exc}"

@@ -17,11 +17,13 @@ Example:
 
 from __future__ import annotations
 
+import copy
 import inspect
 import json
 import math
 import os
 import random
+import tempfile
 import time
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -362,6 +364,15 @@ class Trainer:
         cbs.extend(user)
         self.checkpoint_dir = None if checkpoint_dir is None else Path(checkpoint_dir)
         if self.checkpoint_dir is not None:
+            try:
+                self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
+                fd, probe = tempfile.mkstemp(prefix=".write-test-", dir=self.checkpoint_dir)
+                os.close(fd)
+                os.unlink(probe)
+            except OSError as exc:
+                raise CheckpointError(
+                    f"checkpoint_dir {self.checkpoint_dir} is not writable: {exc.strerror or exc}"
+                ) from exc
             cbs.append(Checkpoint(self.checkpoint_dir, every=checkpoint_every))
         self.callbacks: list[Callback] = cbs
 
@@ -453,7 +464,7 @@ class Trainer:
         if max_lr is not None:
             lrs = list(max_lr) if isinstance(max_lr, (list, tuple)) else [max_lr]
             for v in lrs:
-                validate_hyper("lr", v)
+                validate_hyper("lr", v, "max_lr")
         # validate the options now, before a range test spends time
         OneCycleSchedule(2, 1.0, **options)
         if "momentum" in options and options["momentum"] is not None:
@@ -651,7 +662,7 @@ class Trainer:
         if loader is None:
             raise ValueError("evaluate() needs a loader: pass one or give the trainer val_loader")
         model = self.model
-        was_training = model.training
+        modes = [(m, m.training) for m in model.modules()]
         model.eval()
         move = _mover(self.device)
         loss_fn = self.loss_fn
@@ -680,7 +691,8 @@ class Trainer:
                         sums[name] = sums[name] + v * n
                     count += n
         finally:
-            model.train(was_training)
+            for m, flag in modes:  # per module: frozen sub-modules stay frozen
+                m.training = flag
         vals = [total, *sums.values()]
         if self.dist.active:
             t = torch.tensor([float(v) for v in vals] + [float(count)], dtype=torch.float64,
@@ -759,8 +771,9 @@ class Trainer:
         ``trainer.history``. Returns ``trainer.history``.
         """
         p = self._read(path)
+        self._check_model(p)
+        self.optimizer.load_state_dict(p["optimizer"])  # validates before changing anything
         self._load_core(p)
-        self.optimizer.load_state_dict(p["optimizer"])
         self._set_rng(p["rng"])
         fit = p.get("fit")
         if fit is not None:
@@ -798,7 +811,21 @@ class Trainer:
             )
         return p
 
+    def _check_model(self, p: dict[str, Any]) -> None:
+        own, sd = self.model.state_dict(), p.get("model")
+        if not isinstance(sd, Mapping):
+            raise CheckpointError("checkpoint has no model state")
+        problems = [f"missing {k}" for k in own.keys() - sd.keys()]
+        problems += [f"unexpected {k}" for k in sd.keys() - own.keys()]
+        problems += [f"{k}: {tuple(sd[k].shape)} in the checkpoint, {tuple(own[k].shape)} here"
+                     for k in own.keys() & sd.keys()
+                     if hasattr(sd[k], "shape") and tuple(sd[k].shape) != tuple(own[k].shape)]
+        if problems:
+            raise CheckpointError("checkpoint model does not match this model (size mismatch "
+                                  "or different layers): " + "; ".join(sorted(problems)[:10]))
+
     def _load_core(self, p: dict[str, Any]) -> None:
+        self._check_model(p)
         try:
             self.model.load_state_dict(p["model"])
         except RuntimeError as exc:
@@ -928,6 +955,10 @@ class Trainer:
                 )
         if spe < 1:
             raise ValueError("train_loader has no batches")
+        self._groups_before = [
+            {k: copy.deepcopy(v) for k, v in g.items() if k != "params"}
+            for g in self.optimizer.param_groups
+        ]
         total = epochs * spe
         plan = self._plan(kind, args, resume, spe)
         if isinstance(plan, History):
@@ -966,6 +997,11 @@ class Trainer:
         self.fit_status = "running"
         self._resuming = plan is not None
         self._global_epoch0 = len(self.history)
+        # train mode for the fit: an eval-mode model is switched to train mode (as lr_find
+        # does); a training model keeps the flags of its sub-modules (frozen BatchNorm)
+        if not self.model.training:
+            self.model.train()
+        self._train_modes = [(m, m.training) for m in self.model.modules()]
         start_epoch, start_batch = 0, 0
         self.step, self._loss_sum, self._nb, self._elapsed = 0, 0.0, 0, 0.0
         if plan is not None:
@@ -992,8 +1028,17 @@ class Trainer:
             hist.meta["stopped"] = {
                 "reason": str(exc), "epoch": self._epoch_in_fit, "step": self.step,
             }
-        except BaseException:
+        except BaseException as exc:
             self.fit_status = "failed"
+            if plan is None and self.step == 0:  # no optimizer step was taken: undo the
+                for g, vals in zip(self.optimizer.param_groups, self._groups_before):
+                    g.update(vals)  # scheduler's first write (lr, momentum, ...)
+            if isinstance(exc, Exception):  # 11. say where the fit was
+                where = (f"onecycle: {hist.fits[0]['kind']} fit failed at epoch "
+                         f"{self._epoch_in_fit}, step {self.step}")
+                if self.checkpoint_dir is not None and (self.checkpoint_dir / "last.pt").exists():
+                    where += f"; the last checkpoint is {self.checkpoint_dir / 'last.pt'}"
+                exc.add_note(where)
             raise
         finally:
             hist.fits[0]["meta"] = dict(hist.meta)
@@ -1055,7 +1100,8 @@ class Trainer:
 
         # ---- the hot loop: keep it lean (one loss sync, no tensor bookkeeping) ----
         net, opt, loss_fn, sched = self.net, self.optimizer, self.loss_fn, self.scheduler
-        net.train()
+        for m, flag in self._train_modes:
+            m.training = flag
         g0 = opt.param_groups[0]
         mom_get = _momentum_reader(opt)
         lr_l, mom_l, loss_l = hist.lr, hist.momentum, hist.loss
@@ -1068,18 +1114,15 @@ class Trainer:
         amp = self._amp_dtype is not None
         mean_loss = self.dist.mean_loss if self.dist.active else None
         loss_sum, nb, step = self._loss_sum, self._nb, self.step
+        check_loss = True
         i = skip
         for batch in it:
             if b_start:
                 for fn in b_start:
                     fn(self, step)
-            try:
-                x, y = batch
-            except (TypeError, ValueError):
-                raise TypeError(
-                    "each batch must be an (inputs, targets) pair, got "
-                    f"{type(batch).__name__}"
-                ) from None
+            if not isinstance(batch, (tuple, list)) or len(batch) != 2:
+                raise _bad_batch(batch)
+            x, y = batch
             if move is not None:
                 x, y = move(x), move(y)
             if amp:
@@ -1089,6 +1132,9 @@ class Trainer:
             else:
                 out = net(x)
                 loss = loss_fn(out, y)
+            if check_loss:  # once per epoch: cheap, and catches a bad loss_fn at once
+                _check_loss(loss)
+                check_loss = False
             opt.zero_grad(set_to_none=True)
             if scaler is None:
                 loss.backward()
@@ -1140,11 +1186,27 @@ class Trainer:
             fn(self, epoch, record)
 
 
+def _bad_batch(batch: Any) -> TypeError:
+    if isinstance(batch, Mapping):
+        what = f"a dict with keys {sorted(map(str, batch))}"
+    elif isinstance(batch, (list, tuple)):
+        what = f"a {type(batch).__name__} of length {len(batch)}"
+    else:
+        what = type(batch).__name__
+    return TypeError(f"each batch must be an (inputs, targets) pair, got {what}")
+
+
 def _unpack(batch: Any) -> tuple[Any, Any]:
-    try:
-        x, y = batch
-    except (TypeError, ValueError):
-        raise TypeError(
-            f"each batch must be an (inputs, targets) pair, got {type(batch).__name__}"
-        ) from None
+    if not isinstance(batch, (tuple, list)) or len(batch) != 2:
+        raise _bad_batch(batch)
+    x, y = batch
     return x, y
+
+
+def _check_loss(loss: Any) -> None:
+    if not isinstance(loss, torch.Tensor):
+        raise TypeError(f"the loss (loss_fn result) must be a torch.Tensor, got "
+                        f"{type(loss).__name__}")
+    if loss.numel() != 1:
+        raise ValueError(f"the loss (loss_fn result) must be a scalar, got a tensor of shape "
+                         f"{tuple(loss.shape)}; reduce it (e.g. reduction='mean')")
