@@ -547,3 +547,25 @@ def test_report_of_a_run_parses(tiny: Path, tmp_path: Path) -> None:
     p.feed((out / "report.html").read_text())
     assert "script" not in p.tags and "img" in p.tags
     assert "<b>bold</b>" in "".join(p.text)  # shown as text, not markup
+
+
+def test_config_file_may_not_name_import_factories(
+    user_module: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A config file is data: a 'module:function' in it would run code when imported."""
+    marker = tmp_path / "ran"
+    cfg = tmp_path / "evil.toml"
+    cfg.write_text(f'model = "{user_module}:make_model"\ndataset = "os:abort"\nepochs = 1\n')
+    code = main(["fit", "--config", str(cfg), "--out", str(tmp_path / "o"), "--max-lr", "0.1"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "--allow-imports" in err and "import path" in err
+    assert not marker.exists()
+    # the user's own file, explicitly trusted
+    ok = tmp_path / "mine.toml"
+    ok.write_text(f'model = "{user_module}:make_model"\ndataset = "{user_module}:load"\n'
+                  "epochs = 1\n")
+    out = tmp_path / "trusted"
+    assert main(["fit", "--config", str(ok), "--allow-imports", "--out", str(out),
+                 "--max-lr", "0.1", "-q"]) == 0
+    assert (out / "history.json").exists()

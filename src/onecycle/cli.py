@@ -20,6 +20,7 @@ import argparse
 import importlib
 import json
 import math
+import re
 import shlex
 import sys
 import traceback
@@ -148,6 +149,9 @@ def _add_common(p: argparse.ArgumentParser, *, out_default: str) -> None:
     g = p.add_argument_group("data, model and output")
     g.add_argument("--config", metavar="FILE.toml",
                    help="read options from a TOML file (flags given here override it)")
+    g.add_argument("--allow-imports", action="store_true",
+                   help="let the --config file name 'module:function' factories for dataset "
+                   "or model (importing runs code, so files may not by default)")
     g.add_argument("--dataset", metavar="NAME|PATH|MOD:FUNC",
                    help="'digits' (bundled, default), 'mnist', 'fashion-mnist', a .npz file, "
                    "a folder of IDX files or images, or 'package.module:function'")
@@ -353,8 +357,32 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
+_IMPORT_SPEC = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
+
+
+def _check_config_imports(base: RunConfig, args: argparse.Namespace) -> None:
+    """A config file is data: a 'module:function' spec in it would run code on load.
+
+    Such specs are accepted from the command line (the user typed them) and from a
+    file only with --allow-imports."""
+    if getattr(args, "allow_imports", False):
+        return
+    for key in ("dataset", "model"):
+        value = getattr(base, key)
+        if getattr(args, key, None) is not None:
+            continue  # overridden on the command line
+        if isinstance(value, str) and _IMPORT_SPEC.match(value) and not Path(value).exists():
+            raise ConfigError(
+                f"{args.config}: {key} = {value!r} is an import path, and importing it runs "
+                "code; a config file may name one only with --allow-imports (or pass "
+                f"--{key} {value} on the command line)"
+            )
+
+
 def _config(args: argparse.Namespace, default_out: str | None = None) -> RunConfig:
     base = RunConfig.from_toml(args.config) if args.config else RunConfig()
+    if args.config:
+        _check_config_imports(base, args)
     if default_out is not None and args.out is None and not _toml_sets(args.config, "out"):
         base = base.with_overrides({"out": default_out})
     return base.with_overrides(_overrides(args))
