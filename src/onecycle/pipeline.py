@@ -328,31 +328,10 @@ class WeightDecayCheck:
         }
 
 
-WD_RULE = ("One LR range test per weight decay, from the same initial weights and batches. "
-           "A curve is accepted when its smoothed minimum loss is within the noise of the "
-           "best curve's minimum, reached at an LR at least half as high; the largest "
-           "accepted weight decay is chosen (more regularisation at no cost in LR or loss).")
+def _wd_rule() -> str:
+    from .search.grid import rule_text
 
-
-def _curve_stats(res: Any) -> dict[str, float]:
-    import numpy as np
-
-    from .finder.suggest import noise_level, smooth_curve
-
-    lrs = np.asarray(res.lrs, dtype=float)
-    losses = np.asarray(res.losses, dtype=float)
-    ok = np.isfinite(losses)
-    n = int(np.argmin(ok)) if not ok.all() else len(losses)
-    lrs, losses = lrs[:n], losses[:n]
-    if n < 3:
-        return {"min_loss": math.inf, "lr_at_min": math.nan, "se": math.inf, "noise": math.inf}
-    ys = smooth_curve(losses)
-    i = int(np.argmin(ys))
-    noise = noise_level(losses, ys)
-    sigma = max(1.0, n / 25.0)
-    se = noise / math.sqrt(min(float(n), 2.0 * math.sqrt(math.pi) * sigma))
-    return {"min_loss": float(ys[i]), "lr_at_min": float(lrs[i]), "se": float(se),
-            "noise": float(noise)}
+    return rule_text("weight_decay", "largest", 0.05, 0.25, False)
 
 
 def weight_decay_check(
@@ -379,13 +358,9 @@ def weight_decay_check(
     batches (``train_loader.set_epoch(0)`` when it has it). ``known`` gives results
     already computed (``{weight_decay: LRFinderResult}``), which are reused.
 
-    The choice: the best curve is the one with the lowest smoothed minimum loss. A
-    curve is accepted when its minimum is within ``2 * (se + se_best) + 1 %`` of the
-    best minimum (``se``: standard error of the smoothed curve, from its own noise) and
-    is reached at an LR at least half the best curve's. The largest accepted weight
-    decay is chosen.
-
-    This is a small local version; :mod:`onecycle.search` may replace it.
+    The choice follows the same rule as :func:`onecycle.search.weight_decay_search`
+    (``select_by_curves``): the largest weight decay whose smoothed minimum is within the
+    noise of the best curve's, reached at an LR no more than 0.25 decades lower.
 
     Example:
         >>> import torch
@@ -417,38 +392,29 @@ def weight_decay_check(
         results.append(lr_find(model, opt, loss_fn, train_loader, start_lr=start_lr,
                                end_lr=end_lr, num_iter=num_iter, mode=mode, seed=seed,
                                progress=progress, device=device))
-    stats = [_curve_stats(r) for r in results]
-    best_i = min(range(len(values)), key=lambda i: stats[i]["min_loss"])
-    best = stats[best_i]
+    # the same rule as onecycle.search.weight_decay_search (one rule, one place)
+    from .search._common import curve_stats, select_by_curves
+
+    def finite(v: float | None) -> float | None:
+        return float(v) if v is not None and math.isfinite(v) else None
+
+    stats = [curve_stats(r.lrs, r.losses) for r in results]
+    order, sel_rows, reason = select_by_curves("weight decay", values, stats, prefer="largest")
     rows = []
-    for wd, r, st in zip(values, results, stats, strict=True):
-        tol = 2.0 * (st["se"] + best["se"]) + 0.01 * abs(best["min_loss"])
-        ok_loss = st["min_loss"] <= best["min_loss"] + tol
-        ok_lr = math.isfinite(st["lr_at_min"]) and st["lr_at_min"] >= 0.5 * best["lr_at_min"]
+    for wd, r, st, sr in zip(values, results, stats, sel_rows, strict=True):
         sug = r.suggest(method)
         rows.append({
             "weight_decay": wd,
-            "min_loss": st["min_loss"] if math.isfinite(st["min_loss"]) else None,
-            "lr_at_min": st["lr_at_min"] if math.isfinite(st["lr_at_min"]) else None,
-            "noise": st["noise"] if math.isfinite(st["noise"]) else None,
+            "min_loss": finite(st.min_loss),
+            "lr_at_min": finite(st.lr_at_min),
+            "noise": finite(st.se),
             "suggested_lr": sug.lr,
             "confidence": sug.confidence,
-            "accepted": bool(ok_loss and ok_lr),
-            "selected": False,
+            "accepted": bool(sr["accepted"]),
+            "selected": bool(sr.get("selected", False)),
         })
-    accepted = [row for row in rows if row["accepted"]] or [rows[best_i]]
-    chosen_row = max(accepted, key=lambda row: row["weight_decay"])
-    chosen_row["selected"] = True
-    chosen = chosen_row["weight_decay"]
-    if chosen == values[best_i]:
-        reason = (f"wd={chosen:g} reaches the lowest loss ({best['min_loss']:.3g} at "
-                  f"lr={best['lr_at_min']:.3g}) and no larger weight decay matches it")
-    else:
-        reason = (f"wd={chosen:g} reaches {chosen_row['min_loss']:.3g} at "
-                  f"lr={chosen_row['lr_at_min']:.3g}, within the noise of the best curve "
-                  f"(wd={values[best_i]:g}: {best['min_loss']:.3g} at "
-                  f"lr={best['lr_at_min']:.3g}); the largest weight decay that does")
-    return WeightDecayCheck(values, results, chosen, rows, reason, method, WD_RULE)
+    chosen = values[order[0]]
+    return WeightDecayCheck(values, results, chosen, rows, reason, method, _wd_rule())
 
 
 # ---------------------------------------------------------------------------

@@ -84,7 +84,7 @@ def plot_schedule(
 
     >>> import onecycle as oc
     >>> fig = oc.plot_schedule(oc.OneCycleSchedule(1000, 0.8))
-    >>> fig.savefig("/tmp/schedule.png")
+    >>> fig.savefig("schedule.png")
     """
     from matplotlib.figure import Figure
 
