@@ -311,3 +311,24 @@ def test_kill_9_mid_epoch_then_resume_is_bit_identical(tmp_path, reference):
     ref_state, ref_h = reference["torch"]
     assert same_weights(t.model.state_dict(), ref_state)
     assert h.loss == ref_h.loss and h.lr == ref_h.lr
+
+
+def test_resume_from_an_explicit_missing_path_is_an_error(tmp_path):
+    """resume=True with no checkpoint starts fresh; a mistyped explicit path must not."""
+    import torch
+
+    from onecycle.train import Trainer
+    from onecycle.train.checkpoint import CheckpointNotFoundError
+
+    torch.manual_seed(0)
+    model = torch.nn.Linear(4, 3)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    data = [(torch.randn(8, 4), torch.randint(0, 3, (8,))) for _ in range(3)]
+    t = Trainer(model, torch.nn.functional.cross_entropy, opt, data, progress=False,
+                checkpoint_dir=tmp_path)
+    with pytest.raises(CheckpointNotFoundError, match="no checkpoint"):
+        t.fit(1, lr=0.1, resume=tmp_path / "typo.pt")
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    h = t.fit(1, lr=0.1, resume=True)  # nothing to resume: a fresh fit
+    assert len(h) == 1

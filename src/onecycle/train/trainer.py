@@ -48,6 +48,7 @@ from .callbacks import (
 )
 from .checkpoint import (
     CheckpointError,
+    CheckpointNotFoundError,
     get_rng_state,
     load_checkpoint,
     save_checkpoint,
@@ -439,9 +440,9 @@ class Trainer:
                 its suggestion, recorded in ``history.meta["lr_find"]``; if the test
                 finds no usable LR a ``ValueError`` asks for ``max_lr``.
             resume: ``True`` continues from ``checkpoint_dir/last.pt`` if it exists
-                (a path continues from that file): at the exact iteration, with the
-                same result as an uninterrupted run. Without a checkpoint the fit
-                starts normally.
+                (without one the fit starts normally); a path continues from that file
+                (which must exist: ``CheckpointNotFoundError`` otherwise). Either way
+                at the exact iteration, with the same result as an uninterrupted run.
             **schedule_options: :class:`~onecycle.scheduler.OneCycle` options
                 (``style``, ``div``, ``final_div``, ``pct_start``, ``annihilate``,
                 ``anneal``, ``three_phase``, ``momentum``, ``on_end``).
@@ -878,7 +879,13 @@ class Trainer:
             return None
         path = self._resume_path(resume)
         if not path.exists():
-            return None
+            if resume is True:  # "continue if there is something to continue"
+                return None
+            # an explicit path that is not there is a typo, not a fresh start
+            raise CheckpointNotFoundError(
+                f"resume={str(resume)!r}: no checkpoint at {path}; pass resume=True to start "
+                "fresh when checkpoint_dir has none"
+            )
         p = self._read(path)
         f = self._fit_index
         fit = p.get("fit")
