@@ -159,7 +159,9 @@ def test_curve_falls_then_rises(digits, make):
     # after the minimum the loss rises again (or the test stopped on divergence)
     assert res.diverged or res.losses[-5:].mean() > 2 * ys[i_min]
     s = res.suggest()
-    assert s.lr is not None and res.lrs[0] < s.lr < res.lrs[i_min]
+    assert s.lr is not None and res.lrs[0] < s.lr <= s.high < res.lrs[-1]
+    # the pick is still in the valley: well below the starting loss
+    assert ys[int(np.searchsorted(res.lrs, s.lr))] < 0.5 * ys[0]
     assert s.low <= s.lr <= s.high and s.confidence > 0.8
 
 

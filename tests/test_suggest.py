@@ -74,11 +74,32 @@ def test_clean_valley_every_method_in_descent(method: str) -> None:
 def test_auto_clean_valley_below_minimum_with_range() -> None:
     s = auto(LRS, clean_valley())
     assert_valid(s, LRS)
-    # the smoothed minimum is within a few grid points of LR_MIN
-    assert LR_MIN / 15 <= s.lr <= LR_MIN / 2.5
+    # Smith's rule: the smoothed minimum, within a few grid points of LR_MIN
+    assert LR_MIN / 3 <= s.lr <= LR_MIN
     assert s.low < s.lr < s.high
     assert s.confidence > 0.95
-    assert "steepest" in s.reason
+    assert "minimum" in s.reason and "steepest" in s.reason
+
+
+def test_auto_is_not_dragged_left_by_the_divergence_tail() -> None:
+    """A blow-up recorded after the valley must not move the pick: with and without
+    a tail of exploding points the suggestion is the same LR (tail_cut)."""
+    y = clean_valley()
+    i_cut = int(np.searchsorted(LRS, LR_MIN * 3))
+    base = auto(LRS[:i_cut], y[:i_cut])
+    tail = np.r_[y[:i_cut], np.geomspace(y[i_cut] * 2, 1e6, len(y) - i_cut)]
+    with_tail = auto(LRS, tail)
+    assert with_tail.lr == pytest.approx(base.lr, rel=0.2)
+    assert "tail cut" in with_tail.reason
+    assert with_tail.high < LRS[-1]
+
+
+def test_auto_divide_moves_the_pick_below_the_minimum() -> None:
+    s1, s2 = auto(LRS, clean_valley(), divide=1), auto(LRS, clean_valley(), divide=3)
+    assert s2.lr == pytest.approx(s1.lr / 3, rel=1e-9)
+    assert auto(LRS, clean_valley()).lr == pytest.approx(s1.lr / 1.5, rel=1e-9)
+    with pytest.raises(ValueError, match="divide"):
+        auto(LRS, clean_valley(), divide=0.5)
 
 
 @pytest.mark.parametrize("method", METHODS)
