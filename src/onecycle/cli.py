@@ -40,7 +40,7 @@ Leslie Smith's disciplined approach to neural-network hyper-parameters, for PyTo
 
 The recipe (onecycle run):
   1. LR range test     raise the LR exponentially for ~100 iterations, record the loss;
-                       the peak LR of the cycle is where the loss still falls steeply.
+                       the peak LR of the cycle sits just below the loss minimum (Smith).
   2. weight decay      one range test per weight decay (1e-2, 1e-3, 1e-4, 0); keep the
                        largest one whose curve still reaches the best loss at a high LR.
   3. 1cycle            LR up from max_lr/10 to max_lr and back down, then annihilated
