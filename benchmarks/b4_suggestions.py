@@ -14,7 +14,7 @@ budget of 3 epochs (384 iterations), stepped every iteration. (``--quick``: 8192
    ``valley``, ``steep``, ``minimum``, ``slide``), and the real ``torch_lr_finder``
    package (its ``plot(suggest_lr=True)`` steepest-gradient LR, its own range test).
 3. Every suggestion is trained for real with that seed. Reported per method: mean
-   |log10(picked / best)|, accuracy regret in points (best grid mean accuracy - mean
+   abs(log10(picked / best)), accuracy regret in points (best grid mean accuracy - mean
    accuracy at the picks), and failures: a seed whose pick scores more than 0.5 points
    below the best LR's run of the same seed, diverges, or gets no suggestion.
 
@@ -284,7 +284,7 @@ def main() -> None:
         "",
         "### Suggestions, trained for real",
         "",
-        "| method | picks (per seed) | mean |log10(pick/best)| | accuracy % | regret (points) | regret, grid-interpolated | worst seed | failures |",
+        "| method | picks (per seed) | mean abs log10(pick / best) | accuracy % | regret (points) | regret, grid-interpolated | worst seed | failures |",
         "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
