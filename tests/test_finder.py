@@ -681,3 +681,20 @@ def test_one_cycle_at_suggested_lr_trains_well(digits, kind):
     with torch.no_grad():
         acc = (model(Xte).argmax(1) == yte).float().mean().item()
     assert acc >= 0.93, (s, acc)
+
+
+def test_epoch_counting_loader_is_put_back(digits):
+    """A TensorLoader counts epochs as it is iterated; after the test the next epoch
+    must be the one a training loop would have seen without the test."""
+    from onecycle.data import TensorLoader
+
+    X, y, _, _ = digits
+    tl = TensorLoader((X, y), batch_size=32, shuffle=True, seed=3)
+    tl.set_epoch(2)
+    expected = tl.order(2).clone()
+    model = mlp()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    find(model, opt, tl, end_lr=1, num_iter=120)  # more than one pass over the data
+    assert tl.epoch == 2
+    first = next(iter(tl))[1]
+    assert torch.equal(first, y[expected[:32]])

@@ -336,3 +336,13 @@ def test_property_auto_valleys(n, sd, seed, shift) -> None:
     if s.lr is not None:
         # never past the (true) minimum of the curve by more than the smoothing width
         assert s.lr <= 10 ** 0.5
+
+
+def test_module_is_not_shadowed_by_the_dispatcher() -> None:
+    import onecycle
+    import onecycle.finder
+    import onecycle.finder.suggest as sg
+
+    assert callable(sg.auto) and callable(sg.valley)
+    assert onecycle.finder.suggest is sg
+    assert onecycle.finder.suggest_lr is sg.suggest is onecycle.suggest

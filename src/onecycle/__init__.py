@@ -40,7 +40,7 @@ _EXPORTS: dict[str, str] = {
     "LRFinderResult": "onecycle.finder",
     "Suggestion": "onecycle.finder",
     "preserved_state": "onecycle.finder",
-    "suggest": "onecycle.finder",
+    "suggest": "onecycle.finder.suggest",
     "SUGGESTERS": "onecycle.finder",
     # training
     "Trainer": "onecycle.train",

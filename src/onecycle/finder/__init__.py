@@ -21,10 +21,15 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from . import suggest  # the module (methods: suggest.auto, suggest.valley, ...)
+
 # numpy-only parts are imported eagerly (``onecycle.finder.suggest`` stays torch-free);
 # the torch-using engine and state snapshot on first use.
 from .result import Band, LRFinderResult
-from .suggest import SUGGESTERS, Suggestion, smooth_curve, suggest
+from .suggest import SUGGESTERS, Suggestion, smooth_curve
+from .suggest import suggest as suggest_lr  # the dispatcher, under a name that does not
+
+# shadow the module: ``onecycle.finder.suggest`` stays the module of suggestion methods
 
 _LAZY = {
     "lr_find": "onecycle.finder.engine",
@@ -43,6 +48,7 @@ __all__ = [
     "Suggestion",
     "SUGGESTERS",
     "suggest",
+    "suggest_lr",
     "smooth_curve",
     "preserved_state",
     "StateSnapshot",

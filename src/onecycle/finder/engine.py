@@ -567,6 +567,13 @@ def lr_find(
     modes = [(m, m.training) for m in model.modules()]
     snap = StateSnapshot(model, optimizer, where=where or "memory") if (where or repeats > 1) else None
     bar = None
+    # loaders that count epochs on iteration (onecycle.data.TensorLoader) are put back
+    # too, so a training loop after the test sees the data order it would have seen
+    loader_epochs = [
+        (ld, ld.epoch) for ld in (train_loader, val_loader)
+        if ld is not None and isinstance(getattr(ld, "epoch", None), int)
+        and callable(getattr(ld, "set_epoch", None))
+    ]
     try:
         if not model.training:
             model.train()
@@ -608,6 +615,8 @@ def lr_find(
         try:
             if snap is not None and where is not None:
                 snap.restore()
+                for ld, ep in loader_epochs:
+                    ld.set_epoch(ep)
         finally:
             if snap is not None:
                 snap.close()

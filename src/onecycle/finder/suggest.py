@@ -599,6 +599,10 @@ def slide(
     w = max(2, n // 10) if window is None else int(window)
     if w < 1:
         raise ValueError(f"window must be >= 1, got {window!r}")
+    xc, yc = tail_cut(x, y)  # the blow-up points would smear the valley's end
+    if len(yc) >= BASIC_MIN_POINTS:
+        x, y = xc, yc
+        n = len(y)
     ys = smooth_curve(y, sigma)
     g = _slope(ys, x)
     i_min = int(np.argmin(ys))
@@ -607,6 +611,9 @@ def slide(
     g_steep = float(np.min(g[: i_min + 1]))
     if not g_steep < 0:
         return _none("slide", f"the smoothed loss never decreases{note}")
+    if window is None:  # a sharp valley is shorter than n // 10 points: fit the window to it
+        i_top = int(np.argmax(ys[: i_min + 1]))
+        w = min(w, max(2, (i_min - i_top) // 3))
     w = min(w, i_min)
     for r in range(i_min, w - 1, -1):
         a, b = float(g[r - w]), float(g[r])
