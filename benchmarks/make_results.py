@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ORDER = ["b0", "b1", "b2", "b3", "b4", "b4_mlp", "b5", "b6", "recipe"]
+ORDER = ["summary", "b0", "b1", "b2", "b3", "b4", "b4_mlp", "b5", "b6", "recipe"]
 #: sections shown only when they exist (cross-checks), no "not run yet" placeholder
 OPTIONAL = {"b4_mlp"}
 
