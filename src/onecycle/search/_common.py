@@ -26,7 +26,6 @@ import math
 import os
 import pickle
 import sys
-import tempfile
 import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -287,21 +286,10 @@ def unjson_float(v: Any) -> float:
 
 
 def write_json_atomic(path: str | os.PathLike[str], data: Any) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(json_clean(data), indent=1, allow_nan=False)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.remove(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    return path
+    """``data`` cleaned for strict JSON, written atomically (see ``onecycle._io``)."""
+    from .._io import write_json_atomic as write
+
+    return write(path, json_clean(data))
 
 
 # ----------------------------------------------------------------------------- state guard
