@@ -379,6 +379,29 @@ class CountingLoader:
             yield b
 
 
+def test_val_samples_caps_the_cached_subset(digits):
+    """``val_samples`` cuts the cached validation subset to that many samples, and the
+    validation loss is exactly the loss on those samples."""
+    model = cnn()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    seen = []
+
+    def step(m, batch):
+        if not m.training:
+            seen.append(len(batch[0]))
+        return F.cross_entropy(m(batch[0]), batch[1])
+
+    res = lr_find(model, opt, None, loader(digits), start_lr=1e-4, end_lr=1e-3, num_iter=10,
+                  step_fn=step, val_loader=val_loader(digits, batch_size=32), val_every=5,
+                  val_samples=40, restore=True, progress=False)
+    # two evaluations (iterations 5 and 10) over batches of 32 + 8 samples
+    assert seen == [32, 8, 32, 8]
+    assert len(res.val_losses) == 2
+    with pytest.raises(ValueError, match="val_samples"):
+        lr_find(model, opt, None, loader(digits), num_iter=5, step_fn=step,
+                val_loader=val_loader(digits, batch_size=32), val_samples=0, progress=False)
+
+
 def test_validation_curve(digits):
     model = cnn()
     opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)

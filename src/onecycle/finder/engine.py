@@ -160,6 +160,32 @@ def _to_device(batch: Any, device: torch.device | None) -> Any:
     return batch
 
 
+def _batch_len(batch: Any) -> int | None:
+    """Samples in a batch: the first dim of its first tensor (None: no tensor in it)."""
+    if isinstance(batch, torch.Tensor):
+        return int(batch.shape[0]) if batch.dim() > 0 else None
+    items = batch.values() if isinstance(batch, dict) else (
+        batch if isinstance(batch, (list, tuple)) else ())
+    for b in items:
+        n = _batch_len(b)
+        if n is not None:
+            return n
+    return None
+
+
+def _head(batch: Any, n: int) -> Any:
+    """The first ``n`` samples of a batch: every tensor with a batch dim is sliced."""
+    if isinstance(batch, torch.Tensor):
+        return batch[:n] if batch.dim() > 0 else batch
+    if isinstance(batch, tuple) and hasattr(batch, "_fields"):  # namedtuple
+        return type(batch)(*(_head(b, n) for b in batch))
+    if isinstance(batch, (list, tuple)):
+        return type(batch)(_head(b, n) for b in batch)
+    if isinstance(batch, dict):
+        return {k: _head(v, n) for k, v in batch.items()}
+    return batch
+
+
 def _describe(batch: Any) -> str:
     if isinstance(batch, dict):
         return f"a dict with keys {sorted(map(str, batch))}"
@@ -431,6 +457,7 @@ def lr_find(
     val_loader: Iterable[Any] | None = None,
     val_every: int | None = None,
     val_batches: int = 10,
+    val_samples: int | None = None,
     accumulation_steps: int = 1,
     step_fn: StepFn | None = None,
     restore: bool | str = True,
@@ -463,6 +490,9 @@ def lr_find(
         val_loader: optional; its first ``val_batches`` batches are cached in memory at
             the start and evaluated (``model.eval()`` + ``torch.no_grad()``) every
             ``val_every`` iterations (default ``max(1, num_iter // 20)``) and at the end.
+        val_samples: optional cap on the cached validation samples (>= 1): the last
+            cached batch is cut so the subset holds at most this many samples. Bounds
+            the cost of the validation passes when eval batches are large.
         accumulation_steps: micro-batches per optimizer step (gradient accumulation);
             the recorded loss is their mean.
         step_fn: ``step_fn(model, batch) -> loss`` for custom batches/forward passes.
@@ -539,6 +569,8 @@ def lr_find(
     else:
         val_every = _int_at_least("val_every", val_every, 1)
     val_batches = _int_at_least("val_batches", val_batches, 1)
+    if val_samples is not None:
+        val_samples = _int_at_least("val_samples", val_samples, 1)
     if restore is True:
         where: str | None = "memory"
     elif restore is False:
@@ -580,9 +612,15 @@ def lr_find(
         val_cache: list[Any] | None = None
         if val_loader is not None:
             val_cache = []
+            kept = 0
             for b in val_loader:
+                n = _batch_len(b)
+                if val_samples is not None and n is not None and kept + n > val_samples:
+                    b, n = _head(b, val_samples - kept), val_samples - kept
                 val_cache.append(_to_device(b, dev))
-                if len(val_cache) >= val_batches:
+                kept += n or 0
+                if len(val_cache) >= val_batches or (
+                        val_samples is not None and kept >= val_samples):
                     break
             if not val_cache:
                 raise ValueError("val_loader yielded no batches: it is empty")
