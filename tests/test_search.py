@@ -373,6 +373,16 @@ def test_rescale_lr_rules():
 # ----------------------------------------------------------------------------- recipe
 
 
+def test_recipe_batch_cap_keeps_enough_iterations():
+    from onecycle.search.recipe import _default_batch_candidates as cands
+
+    # 55k images, 3 epochs: 1000 iterations cap the batch at 165 -> 128, not 2048
+    assert cands(55000, 20, 3, 1000)[-1] == 128
+    assert cands(55000, 20, 3, 0)[-1] == 2048  # min_iterations=0: per-epoch cap only
+    assert cands(1000, 20, 2, 1000) == [8]  # never below 8
+    assert cands(100, 20, 1, 0) == [5]  # tiny data: the per-epoch cap itself
+
+
 def test_recipe_end_to_end_on_digits(digits, tmp_path):
     train, val = digits
     t0 = time.perf_counter()

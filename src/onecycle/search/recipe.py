@@ -288,8 +288,12 @@ class Recipe:
 # ----------------------------------------------------------------------------- recipe()
 
 
-def _default_batch_candidates(n_train: int, min_steps: int) -> list[int]:
+def _default_batch_candidates(n_train: int, min_steps: int, epochs: int = 1,
+                              min_iterations: int = 0) -> list[int]:
     cap = max(1, n_train // min_steps)
+    if min_iterations > 0:
+        # a short budget must still give the cycle enough iterations: never below 8
+        cap = min(cap, max(8, n_train * epochs // min_iterations))
     cands = [b for b in (2**k for k in range(3, 16)) if b <= cap]
     return cands or [cap]
 
@@ -311,6 +315,7 @@ def recipe(
     weight_decays: Sequence[float] | None = None,
     momentum_pairs: Sequence[Any] | None = None,
     min_steps_per_epoch: int = 20,
+    min_iterations: int = 1000,
     memory_budget: int | str | None = None,
     metrics: Any = "auto",
 ) -> Recipe:
@@ -325,7 +330,10 @@ def recipe(
             (loaders are built with :class:`onecycle.data.TensorLoader`).
         budget_epochs: the length of the final cycle.
         batch_size: fix the batch size (None: :func:`batch_size_search`, with candidates
-            capped so that an epoch has at least ``min_steps_per_epoch`` iterations).
+            capped so that an epoch has at least ``min_steps_per_epoch`` iterations and
+            the whole budget at least ``min_iterations``, never below 8: the largest
+            batch that fits in memory would leave a short budget a few dozen steps,
+            too few for the warm-up and the annihilation to do their work).
         seed: the seed of every trial (and of :meth:`Recipe.train`).
         quick: smaller searches (50-iteration range tests, 4 weight decays without
             refinement, 2 momentum pairs): for tests and first looks.
@@ -350,6 +358,7 @@ def recipe(
     budget_epochs = check_int("budget_epochs", budget_epochs, 1)
     seed = check_int("seed", seed, 0)
     min_steps_per_epoch = check_int("min_steps_per_epoch", min_steps_per_epoch, 1)
+    min_iterations = check_int("min_iterations", min_iterations, 0)
     if style not in ("smith", "fastai", "torch"):
         raise ValueError(f"style must be 'smith', 'fastai' or 'torch', got {style!r}")
     train = _as_tensors("train_data", train_data)
@@ -373,7 +382,8 @@ def recipe(
         # 1. batch size
         eval_bs: int | None = None
         if batch_size is None:
-            cands = _default_batch_candidates(len(train[0]), min_steps_per_epoch)
+            cands = _default_batch_candidates(len(train[0]), min_steps_per_epoch,
+                                              budget_epochs, min_iterations)
             n = min(len(train[0]), 256)
             bs_res = batch_size_search(
                 base, (train[0][:n], train[1][:n]), loss_fn=loss_fn, candidates=cands,
@@ -384,7 +394,8 @@ def recipe(
             ev = bs_res.to_dict()
             ev["reason"] = (bs_res.reason + f" Candidates were capped at {cands[-1]} so that an "
                             f"epoch of {len(train[0])} samples has at least "
-                            f"{min_steps_per_epoch} iterations.")
+                            f"{min_steps_per_epoch} iterations and {budget_epochs} epochs "
+                            f"at least {min_iterations}.")
             evidence["batch_size"] = ev
         else:
             batch_size = check_int("batch_size", batch_size, 1)
