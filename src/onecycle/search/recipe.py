@@ -288,6 +288,16 @@ class Recipe:
 # ----------------------------------------------------------------------------- recipe()
 
 
+def _tied_weight_decays(rows: Sequence[dict[str, Any]], most: int = 4) -> list[float]:
+    """The accepted weight decays (the range tests cannot separate them), largest first,
+    thinned to at most ``most`` spread evenly over the list (the ends always kept)."""
+    acc = sorted((float(r["value"]) for r in rows if r.get("accepted")), reverse=True)
+    if len(acc) <= most:
+        return acc
+    idx = sorted({round(i * (len(acc) - 1) / (most - 1)) for i in range(most)})
+    return [acc[i] for i in idx]
+
+
 def _default_batch_candidates(n_train: int, min_steps: int, epochs: int = 1,
                               min_iterations: int = 0) -> list[int]:
     cap = max(1, n_train // min_steps)
@@ -442,7 +452,28 @@ def recipe(
                 )
                 wd = float(wd_res.best)
                 evidence["weight_decay"] = wd_res.to_dict()
-                chosen_lr = wd_res.suggested_lr
+                tied = _tied_weight_decays(wd_res.rows)
+                if len(tied) > 1:
+                    # the range tests cannot tell these apart (100 iterations are too
+                    # short for weight decay to act): short 1cycle runs decide
+                    from .grid import grid_search
+
+                    tb = grid_search(
+                        "weight_decay", tied, None, base, make_optimizer, loss_fn, tl,
+                        val_loader=vl, mode="short_cycle", epochs=1, max_lr=max_lr,
+                        schedule={"style": style}, seed=seed,
+                        metrics=_auto_metrics(metrics, train[1]), workers=workers,
+                        progress=progress,
+                    )
+                    wd = float(tb.best)
+                    evidence["weight_decay"]["tie_break"] = tb.to_dict()
+                    evidence["weight_decay"]["value"] = wd
+                    evidence["weight_decay"]["reason"] = (
+                        f"the range tests could not separate weight decays "
+                        f"{', '.join(fmt(v) for v in tied)} (each reaches the best loss at a "
+                        f"high LR: {wd_res.reason}); one epoch of 1cycle at max_lr "
+                        f"{max_lr:.3g} per value decided: {tb.reason}")
+                chosen_lr = wd_res.row(wd).get("suggested_lr")
                 if chosen_lr is not None:
                     evidence["max_lr"]["value"] = max_lr = float(chosen_lr)
                     evidence["max_lr"]["reason"] += (
