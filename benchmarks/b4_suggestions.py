@@ -57,6 +57,8 @@ from onecycle.finder import lr_find  # noqa: E402
 sg = importlib.import_module("onecycle.finder.suggest")
 
 ARCH = "lenet"
+DATASET = "mnist"
+MODEL_KW: dict = {}
 BATCH = 128
 WD = 5e-4
 EPOCHS = 3
@@ -91,6 +93,23 @@ PROTOTYPES = {
 # ----------------------------------------------------------------------------- training
 
 
+def make_model(b, seed: int) -> torch.nn.Module:
+    torch.manual_seed(seed)
+    return oc.models.create(ARCH, b.input_shape, b.num_classes, **MODEL_KW)
+
+
+def setting_name() -> str:
+    """``b4`` for the headline setting (LeNet, MNIST), ``b4_<arch>[_<dataset>]...`` else."""
+    if ARCH == "lenet" and DATASET == "mnist" and not MODEL_KW and (BATCH, EPOCHS) == (128, 3):
+        return "b4"
+    parts = [ARCH] + ([] if DATASET == "mnist" else [DATASET.replace("-", "")])
+    parts += [f"{k}{'-'.join(map(str, v)) if isinstance(v, tuple) else v}"
+              for k, v in sorted(MODEL_KW.items())]
+    if (BATCH, EPOCHS) != (128, 3):
+        parts += [f"b{BATCH}", f"e{EPOCHS}"]
+    return "b4_" + "_".join(parts)
+
+
 class Runner:
     """Trains 1cycle runs, cached by (seed, max_lr)."""
 
@@ -100,7 +119,9 @@ class Runner:
         self.count = 0
         self.time = 0.0
         self.cache_file = cache_file
-        self.sig = f"{ARCH}|{BATCH}|{len(b.train)}|{len(b.test)}|{epochs}|{WD}"
+        self.sig = f"{ARCH}|{BATCH}|{len(b.train)}|{len(b.test)}|{epochs}|{WD}" + (
+            "" if DATASET == "mnist" else f"|{DATASET}") + (
+            "" if not MODEL_KW else "|" + ",".join(f"{k}={v}" for k, v in sorted(MODEL_KW.items())))
         self.stored: dict = {}
         if cache_file and Path(cache_file).exists():
             self.stored = json.loads(Path(cache_file).read_text()).get(self.sig, {})
@@ -112,7 +133,7 @@ class Runner:
             self.cache[key] = self.stored[skey]
         if key not in self.cache:
             tr, te = bl.loaders(self.b, BATCH, seed)
-            m = bl.model(ARCH, self.b, seed)
+            m = make_model(self.b, seed)
             opt = bl.sgd(m, lr, 0.9, WD)
             sched = oc.OneCycle(opt, max_lr=lr, total_steps=self.epochs * len(tr), style="smith")
             h = bl.train(m, opt, tr, self.epochs, sched, te, eval_every_epoch=False)
@@ -130,7 +151,7 @@ class Runner:
 
 
 def main() -> None:
-    global ARCH
+    global ARCH, DATASET, MODEL_KW, BATCH, EPOCHS
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--seeds", type=int, default=None)
@@ -139,13 +160,33 @@ def main() -> None:
                     help="JSON file keeping trained (seed, lr) results between runs (development aid)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--arch", default=ARCH, help="model (lenet; mlp as a cross-check)")
+    ap.add_argument("--dataset", default=DATASET, help="mnist, fashion-mnist or digits")
+    ap.add_argument("--train", type=int, default=None,
+                    help="training images (default 16384; digits: all)")
+    ap.add_argument("--dropout", type=float, default=None, help="model dropout")
+    ap.add_argument("--hidden", default=None, help="mlp hidden sizes, e.g. 32 or 256,128")
+    ap.add_argument("--width", type=int, default=None, help="small_cnn width")
+    ap.add_argument("--batch", type=int, default=BATCH)
+    ap.add_argument("--epochs", type=int, default=EPOCHS)
+    ap.add_argument("--fine", action="store_true",
+                    help="quarter-decade grid 1e-3 ... 3.16 (15 points) instead of half decades")
     args = ap.parse_args()
-    ARCH = args.arch
+    ARCH, DATASET = args.arch, args.dataset
+    BATCH, EPOCHS = args.batch, args.epochs
+    MODEL_KW = {}
+    if args.dropout is not None:
+        MODEL_KW["dropout"] = args.dropout
+    if args.hidden is not None:
+        MODEL_KW["hidden"] = tuple(int(h) for h in args.hidden.split(",") if h)
+    if args.width is not None:
+        MODEL_KW["width"] = args.width
     setup_threads(args.threads)
     warnings.filterwarnings("ignore")
     q = args.quick
     seeds = list(range(args.seeds or (2 if q else 5)))
     grid = [10 ** e for e in (np.arange(-6, 1) / 2.0)]  # 1e-3 ... 1, half decades
+    if args.fine:
+        grid = [float(f"{10 ** e:.10g}") for e in (np.arange(-12, 3) / 4.0)]  # 1e-3 ... 3.16
     if q:
         grid = grid[1::2]  # 4 points, a decade apart
     try:
@@ -155,7 +196,8 @@ def main() -> None:
         with_tlf = False
 
     t_all = time.perf_counter()
-    b = bl.bundle("mnist", train=8192 if q else 16384, test=None)
+    n_train = args.train or (None if DATASET == "digits" else 16384)
+    b = bl.bundle(DATASET, train=8192 if q else n_train, test=None)
     runner_epochs = 2 if q else EPOCHS
     runner = Runner(b, runner_epochs, args.cache)
 
@@ -185,7 +227,7 @@ def main() -> None:
     t_find = []
     for seed in seeds:
         tr, _ = bl.loaders(b, BATCH, seed)
-        m = bl.model(ARCH, b, seed)
+        m = make_model(b, seed)
         opt = bl.sgd(m, 0.01, 0.9, WD)
         t0 = time.perf_counter()
         res = lr_find(m, opt, F.cross_entropy, tr, seed=seed, progress=False, **FINDER)
@@ -199,7 +241,7 @@ def main() -> None:
             for name, fn in PROTOTYPES.items():
                 picks[name].append(fn(res.lrs, res.losses, res.stop_index))
         if with_tlf:
-            m = bl.model(ARCH, b, seed)
+            m = make_model(b, seed)
             opt = bl.sgd(m, FINDER["start_lr"], 0.9, WD)
             torch.manual_seed(seed)
             lr, info = bl.torch_lr_finder_suggest(m, opt, tr, **FINDER)
@@ -258,9 +300,9 @@ def main() -> None:
     edge = best_lr in (grid[0], grid[-1])
 
     md = [
-        "## B4 suggestion quality" + ("" if ARCH == "lenet" else f" ({ARCH})"),
+        "## B4 suggestion quality" + ("" if setting_name() == "b4" else f" ({setting_name()[3:]})"),
         "",
-        f"{'LeNet' if ARCH == 'lenet' else ARCH} on an MNIST subset ({len(b.train)} training images, full {len(b.test)}-image test set), "
+        f"{'LeNet' if ARCH == 'lenet' else ARCH}{' ' + str(MODEL_KW) if MODEL_KW else ''} on {DATASET} ({len(b.train)} training images, full {len(b.test)}-image test set), "
         f"batch {BATCH}, SGD WD {WD:g}, 1cycle (smith style, momentum 0.95 → 0.85) for {runner_epochs} epochs "
         f"({runner.cache[next(iter(runner.cache))]['iterations']} iterations); {len(seeds)} seeds. "
         f"Range tests {FINDER['start_lr']:g} → {FINDER['end_lr']:g}, {FINDER['num_iter']} iterations, "
@@ -304,7 +346,7 @@ def main() -> None:
         "seed, diverges, or gets no suggestion. Regret: best grid mean − mean accuracy at the picks "
         "(negative: the picks beat the best grid point).",
     ]
-    write("b4" if ARCH == "lenet" else f"b4_{ARCH}", {"arch": ARCH, "quick": q, "seeds": seeds, "grid": grid, "grid_acc": {str(k): v for k, v in grid_acc.items()},
+    write(setting_name(), {"arch": ARCH, "dataset": DATASET, "model_kw": MODEL_KW, "quick": q, "seeds": seeds, "grid": grid, "grid_acc": {str(k): v for k, v in grid_acc.items()},
                  "best_lr": best_lr, "best_acc": best_acc, "rows": rows, "curves": curves,
                  "finder_time": t_find, "runs": runner.count, "wall_s": wall},
           "\n".join(md))

@@ -5,8 +5,11 @@ The searches are chained in Smith's order:
 1. **batch size**: the largest that fits in memory (:func:`batch_size_search`), capped so
    that an epoch still has ``min_steps_per_epoch`` iterations;
 2. **learning rate**: an LR range test at that batch size;
-3. **weight decay**: one range test per weight decay (:func:`weight_decay_search`); the
-   max LR is then read from the chosen weight decay's curve;
+3. **weight decay**: one range test per weight decay (:func:`weight_decay_search`); when
+   the range tests cannot separate several values (in a 100-iteration sweep the decay
+   shrinks the weights by well under 1 %, so the curves often tie), one epoch of 1cycle
+   per tied value (at most 4) decides by validation loss instead of defaulting to the
+   largest; the max LR is then read from the chosen weight decay's curve;
 4. **momentum**: short 1cycle runs per momentum pair (:func:`momentum_search`).
 
 The result is a :class:`Recipe`: a plain, JSON-serialisable 1cycle configuration
