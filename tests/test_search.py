@@ -379,7 +379,7 @@ def test_recipe_batch_cap_keeps_enough_iterations():
     # 55k images, 3 epochs: 1000 iterations cap the batch at 165 -> 128, not 2048
     assert cands(55000, 20, 3, 1000)[-1] == 128
     assert cands(55000, 20, 3, 0)[-1] == 2048  # min_iterations=0: per-epoch cap only
-    assert cands(1000, 20, 2, 1000) == [8]  # never below 8
+    assert cands(1000, 20, 2, 1000)[-1] == 32  # never below 32
     assert cands(100, 20, 1, 0) == [5]  # tiny data: the per-epoch cap itself
 
 
