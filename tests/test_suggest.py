@@ -10,6 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from onecycle.finder.suggest import (
+    AUTO_DIVIDE,
+    COARSE_PPD,
     SUGGESTERS,
     Suggestion,
     auto,
@@ -97,7 +99,7 @@ def test_auto_is_not_dragged_left_by_the_divergence_tail() -> None:
 def test_auto_divide_moves_the_pick_below_the_minimum() -> None:
     s1, s2 = auto(LRS, clean_valley(), divide=1), auto(LRS, clean_valley(), divide=3)
     assert s2.lr == pytest.approx(s1.lr / 3, rel=1e-9)
-    assert auto(LRS, clean_valley()).lr == pytest.approx(s1.lr / 1.5, rel=1e-9)
+    assert auto(LRS, clean_valley()).lr == pytest.approx(s1.lr / AUTO_DIVIDE, rel=1e-9)
     with pytest.raises(ValueError, match="divide"):
         auto(LRS, clean_valley(), divide=0.5)
 
@@ -346,3 +348,19 @@ def test_module_is_not_shadowed_by_the_dispatcher() -> None:
     assert callable(sg.auto) and callable(sg.valley)
     assert onecycle.finder.suggest is sg
     assert onecycle.finder.suggest_lr is sg.suggest is onecycle.suggest
+
+
+def test_auto_flags_a_fast_sweep() -> None:
+    """Fewer than COARSE_PPD points per decade: a note and a lower confidence, same pick."""
+    dense = np.geomspace(1e-5, 10, 100)  # 16.5 points per decade
+    coarse = np.geomspace(1e-5, 10, 40)  # 6.5 points per decade
+
+    def curve(lrs):
+        t = np.log10(lrs)
+        return 2 - 1.5 / (1 + np.exp(-3 * (t + 2))) + np.maximum(0, t + 0.5) ** 3
+
+    d, c = auto(dense, curve(dense)), auto(coarse, curve(coarse))
+    assert (6 < 39 / 6 < COARSE_PPD < 99 / 6)
+    assert "fast sweep" not in d.reason and "fast sweep (6 points per decade" in c.reason
+    assert c.confidence < d.confidence
+    assert abs(np.log10(c.lr / d.lr)) < 0.2  # the same valley

@@ -26,9 +26,14 @@ Methods (``SUGGESTERS``):
     a decade to the left. (2) The minimum is read off a zero-phase smoother, not a
     lagging EMA. ``low`` is the steepest-descent LR (the cautious end of the range) and
     ``high`` the LR where the cut curve ends (where the loss climbs back: stay below
-    it). The pick is the minimum divided by ``divide`` (default 1.5): at exactly the
-    minimum, small MLPs on digits trained badly in 2 of 3 seeds, while 1.5 cost MNIST
-    LeNet/MLP at most a fraction of a point (B4). The noise is estimated
+    it). The pick is the minimum itself (``divide=1``; ``divide`` > 1 adds a margin).
+    B4 measured the margin in four settings (LeNet and an MLP on MNIST, an MLP on
+    Fashion-MNIST, a small MLP with dropout on digits; 5 seeds each, trained for real):
+    dividing by 1.5 raised the mean regret in three of them, because 1cycle's warm-up
+    tolerates LRs at, and for MLPs beyond, the range test's minimum. Fast sweeps (fewer
+    than ``COARSE_PPD`` points per decade) put the minimum at too high an LR (on digits,
+    50 iterations over 6 decades found it 1.3-1.7x higher than 100 did), so they get a
+    note and a lower confidence. The noise is estimated
     from the residuals of the raw vs smoothed loss (robust MAD), giving the standard
     error ``se`` of the smoothed curve; a descent below ``10 se`` counts as flat, and
     ``confidence = 1 - exp(-(descent / se - 10) / 20)``; it is cut when the loss was
@@ -84,15 +89,21 @@ __all__ = [
     "noise_level",
     "tail_cut",
     "combine_runs",
+    "AUTO_DIVIDE",
+    "COARSE_PPD",
 ]
 
 #: fewer usable points than this and ``auto`` gives no suggestion
 AUTO_MIN_POINTS = 10
 #: fewer usable points than this and the simple methods give no suggestion
 BASIC_MIN_POINTS = 3
-#: ``auto``: the pick is the smoothed-minimum LR divided by this (a margin below the
-#: cliff; see B4 in benchmarks/RESULTS.md for the measurements behind 1.5)
-AUTO_DIVIDE = 1.5
+#: ``auto``: the pick is the smoothed-minimum LR divided by this (1: no margin; see B4
+#: in benchmarks/RESULTS.md for the measurements: a 1.5 margin cost regret in 3 of 4
+#: settings)
+AUTO_DIVIDE = 1.0
+#: ``auto``: sweeps with fewer points per decade than this are "fast": their loss
+#: minimum sits at too high an LR (the net has had fewer steps at each LR)
+COARSE_PPD = 12.0
 #: ``auto``: a descent below this many standard errors of the smoothed curve is "flat"
 #: (pure noise reaches ~10 only about once in a thousand 100-point curves)
 FLAT_SE = 10.0
@@ -337,7 +348,7 @@ def auto(
     divide: float = AUTO_DIVIDE,
 ) -> Suggestion:
     """The default method: the smoothed minimum of the tail-cut curve (Smith's rule),
-    divided by ``divide`` (default 1.5) for a margin below the cliff.
+    optionally divided by ``divide`` (default 1: none) for a margin below the cliff.
 
     See the module docstring for the algorithm.
 
@@ -420,6 +431,13 @@ def auto(
     if i_min - i_top < 5:
         conf *= 0.7
         notes.append(f"the descent spans only {i_min - i_top} points")
+    decades = math.log10(float(x_all[-1]) / float(x_all[0])) if x_all[0] > 0 else 0.0
+    ppd = (n_all - 1) / decades if decades > 0 else math.inf
+    if ppd < COARSE_PPD:
+        conf *= 0.8
+        notes.append(f"a fast sweep ({ppd:.0f} points per decade, fewer than "
+                     f"{COARSE_PPD:g}): the minimum tends to sit at too high an LR; "
+                     "raise num_iter or narrow the range")
     conf = _clip(conf, 0.0, 1.0)
     reason = (
         f"smoothed loss minimum at lr={lr_min:.3g} (Smith: the peak LR is the largest that "
