@@ -70,23 +70,22 @@ FAIL_POINTS = 0.5
 # ----------------------------------------------------------------------------- prototypes
 
 
-def proto_auto_cut(lrs, losses, stop_index):
-    """``auto`` unchanged, on the curve without its divergence tail."""
-    x, y = bl.tail_cut(lrs, losses)
-    return sg.auto(x, y).lr
+def proto_auto_div(lrs, losses, stop_index, div=1.5):
+    """``auto`` with a margin: the smoothed minimum divided by ``div`` (1.5: the
+    previous default)."""
+    return sg.auto(lrs, losses, divide=div).lr
 
 
-def proto_min_over(lrs, losses, stop_index, div=2.0):
-    """The smoothed-minimum LR of the tail-cut curve / ``div``."""
-    x, y = bl.tail_cut(lrs, losses)
-    return sg.minimum(x, y, divide=div).lr
+def proto_beyond(lrs, losses, stop_index, mul=1.5):
+    """``auto`` times ``mul``: beyond the minimum (where MLPs' best LR was found)."""
+    lr = sg.auto(lrs, losses).lr
+    return None if lr is None else lr * mul
 
 
 PROTOTYPES = {
-    "auto on tail-cut curve": proto_auto_cut,
-    "min/2 on tail-cut curve": lambda a, b, c: proto_min_over(a, b, c, 2.0),
-    "min/1.5 on tail-cut curve": lambda a, b, c: proto_min_over(a, b, c, 1.5),
-    "min/1 on tail-cut curve": lambda a, b, c: proto_min_over(a, b, c, 1.0),
+    "auto / 1.5 (previous default)": proto_auto_div,
+    "auto / 2": lambda a, b, c: proto_auto_div(a, b, c, 2.0),
+    "auto x 1.5 (beyond the minimum)": proto_beyond,
 }
 
 

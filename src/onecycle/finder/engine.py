@@ -146,18 +146,23 @@ class DivergenceRule:
 # ----------------------------------------------------------------------------- helpers
 
 
+def _map_tensors(batch: Any, fn: Callable[[torch.Tensor], torch.Tensor]) -> Any:
+    """``fn`` applied to every tensor of a (nested tuple/list/namedtuple/dict) batch."""
+    if isinstance(batch, torch.Tensor):
+        return fn(batch)
+    if isinstance(batch, tuple) and hasattr(batch, "_fields"):  # namedtuple
+        return type(batch)(*(_map_tensors(b, fn) for b in batch))
+    if isinstance(batch, (list, tuple)):
+        return type(batch)(_map_tensors(b, fn) for b in batch)
+    if isinstance(batch, dict):
+        return {k: _map_tensors(v, fn) for k, v in batch.items()}
+    return batch
+
+
 def _to_device(batch: Any, device: torch.device | None) -> Any:
     if device is None:
         return batch
-    if isinstance(batch, torch.Tensor):
-        return batch.to(device, non_blocking=True)
-    if isinstance(batch, tuple) and hasattr(batch, "_fields"):  # namedtuple
-        return type(batch)(*(_to_device(b, device) for b in batch))
-    if isinstance(batch, (list, tuple)):
-        return type(batch)(_to_device(b, device) for b in batch)
-    if isinstance(batch, dict):
-        return {k: _to_device(v, device) for k, v in batch.items()}
-    return batch
+    return _map_tensors(batch, lambda t: t.to(device, non_blocking=True))
 
 
 def _batch_len(batch: Any) -> int | None:
@@ -175,15 +180,7 @@ def _batch_len(batch: Any) -> int | None:
 
 def _head(batch: Any, n: int) -> Any:
     """The first ``n`` samples of a batch: every tensor with a batch dim is sliced."""
-    if isinstance(batch, torch.Tensor):
-        return batch[:n] if batch.dim() > 0 else batch
-    if isinstance(batch, tuple) and hasattr(batch, "_fields"):  # namedtuple
-        return type(batch)(*(_head(b, n) for b in batch))
-    if isinstance(batch, (list, tuple)):
-        return type(batch)(_head(b, n) for b in batch)
-    if isinstance(batch, dict):
-        return {k: _head(v, n) for k, v in batch.items()}
-    return batch
+    return _map_tensors(batch, lambda t: t[:n] if t.dim() > 0 else t)
 
 
 def _describe(batch: Any) -> str:
