@@ -391,6 +391,27 @@ def cycle_options(
     return {"epochs": check_int("epochs", epochs, 1), "max_lr": max_lr, **opts}
 
 
+def short_cycle_options(
+    ctx: TrialContext,
+    epochs: int,
+    max_lr: float | None,
+    schedule: dict[str, Any] | None,
+    finder: tuple[int, float, float, dict[str, Any] | None],
+    setters: Sequence[tuple[str, Setter, Any]] = (),
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The options of short 1cycle runs, ``(copts, extra)``: the schedule is validated
+    first, then ``max_lr`` is found by a range test (``finder`` = ``(num_iter, start_lr,
+    end_lr, lr_find_kw)``, after ``setters``) when None; ``extra["lr_find"]`` keeps it."""
+    extra: dict[str, Any] = {}
+    cycle_options(epochs, 1.0, schedule)  # validate before any range test
+    if max_lr is None:
+        opts = finder_options(*finder[:3], False, finder[3])
+        max_lr, extra["lr_find"] = find_max_lr(ctx, opts, list(setters))
+    else:
+        max_lr = check_positive("max_lr", max_lr)
+    return cycle_options(epochs, max_lr, schedule), extra
+
+
 def default_signal(val_loader: Any, select: str | None) -> str:
     if select is not None:
         if not isinstance(select, str):
@@ -511,14 +532,9 @@ def grid_search(
                 signal="val_loss" if use_val else "train_loss", curves=curves, config=config,
             )
         signal = default_signal(val_loader, select)
-        extra: dict[str, Any] = {}
-        cycle_options(epochs, 1.0, schedule)  # validate before any range test
-        if max_lr is None:
-            opts = finder_options(num_iter, start_lr, end_lr, False, lr_find_kw)
-            max_lr, extra["lr_find"] = find_max_lr(ctx, opts)
-        else:
-            max_lr = check_positive("max_lr", max_lr)
-        copts = cycle_options(epochs, max_lr, schedule)
+        copts, extra = short_cycle_options(ctx, epochs, max_lr, schedule,
+                                           (num_iter, start_lr, end_lr, lr_find_kw))
+        max_lr = copts["max_lr"]
         trials = [Trial("cycle", param, v, setters(v), dict(copts)) for v in vals]
         outs = run_trials(ctx, trials, workers=workers, progress=progress,
                           desc=f"{param} search")

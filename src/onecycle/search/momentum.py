@@ -37,7 +37,6 @@ from ._common import (
     build_optimizer,
     check_callable,
     check_int,
-    check_positive,
     check_real,
     check_values,
     fmt,
@@ -48,7 +47,7 @@ from ._common import (
     run_trials,
     short_run_rows,
 )
-from .grid import cycle_options, default_signal, find_max_lr, finder_options
+from .grid import default_signal, short_cycle_options
 
 __all__ = ["MomentumResult", "momentum_search", "DEFAULT_MOMENTUM_PAIRS", "check_pairs"]
 
@@ -156,14 +155,9 @@ def momentum_search(
     with guarded(train_loader, val_loader):
         ctx = TrialContext(base, make_optimizer, loss_fn, train_loader, val_loader, seed,
                            metrics, grad_clip, getattr(train_loader, "epoch", None))
-        extra: dict[str, Any] = {}
-        cycle_options(epochs, 1.0, schedule)  # validate before any range test
-        if max_lr is None:
-            opts = finder_options(num_iter, start_lr, end_lr, False, lr_find_kw)
-            max_lr, extra["lr_find"] = find_max_lr(ctx, opts)
-        else:
-            max_lr = check_positive("max_lr", max_lr)
-        copts = cycle_options(epochs, max_lr, schedule)
+        copts, extra = short_cycle_options(ctx, epochs, max_lr, schedule,
+                                           (num_iter, start_lr, end_lr, lr_find_kw))
+        max_lr = copts["max_lr"]
         trials = [Trial("cycle", "momentum", p, [], dict(copts, momentum=p)) for p in chosen]
         outs = run_trials(ctx, trials, workers=workers, progress=progress,
                           desc="momentum search")

@@ -43,7 +43,6 @@ from ._common import (
     check_fraction,
     check_int,
     check_nonnegative,
-    check_positive,
     check_real,
     check_weight_decays,
     fmt,
@@ -56,14 +55,13 @@ from ._common import (
     short_run_rows,
 )
 from .grid import (
-    cycle_options,
     default_signal,
-    find_max_lr,
     finder_options,
     finder_rows,
     rule_text,
     run_finder_grid,
     set_weight_decay,
+    short_cycle_options,
 )
 
 __all__ = [
@@ -357,16 +355,11 @@ def weight_decay_snapshot_search(
     with guarded(train_loader, val_loader):
         ctx = TrialContext(base, make_optimizer, loss_fn, train_loader, val_loader, seed,
                            metrics, grad_clip, getattr(train_loader, "epoch", None))
-        extra: dict[str, Any] = {}
-        cycle_options(epochs, 1.0, schedule)  # validate before any range test
-        if max_lr is None:
-            opts = finder_options(num_iter, start_lr, end_lr, False, lr_find_kw)
-            max_lr, extra["lr_find"] = find_max_lr(ctx, opts, _setters(mid))
-        else:
-            max_lr = check_positive("max_lr", max_lr)
-        copts = cycle_options(epochs, max_lr, schedule)
+        copts, extra = short_cycle_options(ctx, epochs, max_lr, schedule,
+                                           (num_iter, start_lr, end_lr, lr_find_kw),
+                                           _setters(mid))
         copts.pop("epochs")
-        copts.pop("max_lr")
+        max_lr = copts.pop("max_lr")
         # 1. the middle run
         net = copy.deepcopy(base)
         opt = build_optimizer(make_optimizer, net)
