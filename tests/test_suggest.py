@@ -364,3 +364,5 @@ def test_auto_flags_a_fast_sweep() -> None:
     assert "fast sweep" not in d.reason and "fast sweep (6 points per decade" in c.reason
     assert c.confidence < d.confidence
     assert abs(np.log10(c.lr / d.lr)) < 0.2  # the same valley
+    lin = np.linspace(1e-3, 10, 40)  # linear sweeps: points per decade do not apply
+    assert "fast sweep" not in auto(lin, curve(lin)).reason

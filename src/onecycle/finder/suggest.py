@@ -431,8 +431,9 @@ def auto(
     if i_min - i_top < 5:
         conf *= 0.7
         notes.append(f"the descent spans only {i_min - i_top} points")
-    decades = math.log10(float(x_all[-1]) / float(x_all[0])) if x_all[0] > 0 else 0.0
-    ppd = (n_all - 1) / decades if decades > 0 else math.inf
+    steps = np.diff(np.log10(x_all))
+    geometric = bool(np.all(steps > 0)) and float(np.std(steps)) <= 0.05 * float(np.mean(steps))
+    ppd = 1.0 / float(np.mean(steps)) if geometric else math.inf  # linear sweeps: n/a
     if ppd < COARSE_PPD:
         conf *= 0.8
         notes.append(f"a fast sweep ({ppd:.0f} points per decade, fewer than "
