@@ -70,22 +70,16 @@ FAIL_POINTS = 0.5
 # ----------------------------------------------------------------------------- prototypes
 
 
-def proto_auto_div(lrs, losses, stop_index, div=1.5):
-    """``auto`` with a margin: the smoothed minimum divided by ``div`` (1.5: the
-    previous default)."""
-    return sg.auto(lrs, losses, divide=div).lr
-
-
-def proto_beyond(lrs, losses, stop_index, mul=1.5):
-    """``auto`` times ``mul``: beyond the minimum (where MLPs' best LR was found)."""
-    lr = sg.auto(lrs, losses).lr
-    return None if lr is None else lr * mul
+def proto_min(lrs, losses, stop_index, div=1.0):
+    """The smoothed minimum of the tail-cut curve / ``div``, whatever the cliff (1: the
+    pure minimum; 1.5: the previous default)."""
+    x, y = sg.tail_cut(lrs, losses)
+    return sg.minimum(x, y, divide=div).lr
 
 
 PROTOTYPES = {
-    "auto / 1.5 (previous default)": proto_auto_div,
-    "auto / 2": lambda a, b, c: proto_auto_div(a, b, c, 2.0),
-    "auto x 1.5 (beyond the minimum)": proto_beyond,
+    "minimum / 1 (no cliff rule)": proto_min,
+    "minimum / 1.5 (previous default)": lambda a, b, c: proto_min(a, b, c, 1.5),
 }
 
 

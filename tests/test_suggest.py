@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from onecycle.finder.suggest import (
     AUTO_DIVIDE,
+    CLIFF_GAP,
     COARSE_PPD,
     SUGGESTERS,
     Suggestion,
@@ -21,6 +22,7 @@ from onecycle.finder.suggest import (
     smooth_curve,
     steep,
     suggest,
+    tail_cut,
     valley,
 )
 
@@ -366,3 +368,24 @@ def test_auto_flags_a_fast_sweep() -> None:
     assert abs(np.log10(c.lr / d.lr)) < 0.2  # the same valley
     lin = np.linspace(1e-3, 10, 40)  # linear sweeps: points per decade do not apply
     assert "fast sweep" not in auto(lin, curve(lin)).reason
+
+
+def test_auto_steps_back_from_a_sharp_cliff_only() -> None:
+    """A loss that falls right up to a blow-up: the minimum is the edge of stability and
+    the pick steps back (by up to CLIFF_GAP); a gentle rise keeps the minimum itself."""
+    lrs = np.geomspace(1e-4, 10, 100)
+    t = np.log10(lrs)
+    fall = 2.3 - 2 / (1 + np.exp(-4 * (t + 2)))  # falls until ~lr 0.1
+    sharp = np.where(t <= -1, fall - 0.05 * (t + 2), 50.0)  # still falling, then explodes
+    gentle = fall + np.maximum(0, t + 1) ** 2 * 2.5  # back at the start level near lr 1
+    s_sharp, s_gentle = auto(lrs, sharp), auto(lrs, gentle)
+    m_sharp = auto(lrs, sharp, divide=1)
+    assert "sharp cliff" in s_sharp.reason and "sharp cliff" not in s_gentle.reason
+    assert s_sharp.lr < 0.1 / 1.3  # stepped back from the minimum at ~0.1
+    assert s_sharp.lr == pytest.approx(m_sharp.lr)  # divide=1 does not turn the rule off
+    x, y = tail_cut(lrs, sharp)
+    s_min = minimum(x, y, divide=1).lr
+    gap = float(x[-1]) / s_min
+    assert gap < CLIFF_GAP and s_sharp.lr == pytest.approx(s_min * gap / CLIFF_GAP, rel=1e-9)
+    g_min = minimum(*tail_cut(lrs, gentle), divide=1).lr
+    assert s_gentle.lr == pytest.approx(g_min, rel=1e-9)  # gentle: the minimum itself

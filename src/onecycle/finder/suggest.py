@@ -26,13 +26,18 @@ Methods (``SUGGESTERS``):
     a decade to the left. (2) The minimum is read off a zero-phase smoother, not a
     lagging EMA. ``low`` is the steepest-descent LR (the cautious end of the range) and
     ``high`` the LR where the cut curve ends (where the loss climbs back: stay below
-    it). The pick is the minimum itself (``divide=1``; ``divide`` > 1 adds a margin).
-    B4 measured the margin in four settings (LeNet and an MLP on MNIST, an MLP on
-    Fashion-MNIST, a small MLP with dropout on digits; 5 seeds each, trained for real):
-    dividing by 1.5 raised the mean regret in three of them, because 1cycle's warm-up
-    tolerates LRs at, and for MLPs beyond, the range test's minimum. Fast sweeps (fewer
-    than ``COARSE_PPD`` points per decade) put the minimum at too high an LR (on digits,
-    50 iterations over 6 decades found it 1.3-1.7x higher than 100 did), so they get a
+    it). The pick is the minimum itself, unless the cliff after it is sharp: when the
+    loss is back above its starting level within ``CLIFF_GAP`` (1.5) x the minimum's
+    LR, the pick steps back by ``CLIFF_GAP / gap`` (at most 1.5x), because the minimum
+    then marks the edge of stability; ``divide`` > 1 adds a further margin. B4 trained
+    the picks for real in five settings (LeNet and an MLP on MNIST and on
+    Fashion-MNIST, a small MLP with dropout on digits; 5 seeds each): a fixed 1.5 margin
+    raised the regret on every MLP (1cycle's warm-up tolerates the minimum, and MLPs'
+    best LR even lies 1.5-3x beyond it), while the pure minimum cost LeNet on
+    Fashion-MNIST 0.9 points (2 failures in 5) against 0.5 with the margin: LeNet's
+    curves fall right up to a cliff, MLPs' rise gently. Fast sweeps (fewer than
+    ``COARSE_PPD`` points per decade) put the minimum at too high an LR (on digits, 50
+    iterations over 6 decades found it 1.3-1.7x higher than 100 did), so they get a
     note and a lower confidence. The noise is estimated
     from the residuals of the raw vs smoothed loss (robust MAD), giving the standard
     error ``se`` of the smoothed curve; a descent below ``10 se`` counts as flat, and
@@ -40,9 +45,8 @@ Methods (``SUGGESTERS``):
     still falling at the end of an uncut sweep (the minimum may lie beyond ``end_lr``)
     or when the descent covers only a few points. No suggestion for sweeps shorter than
     10 points, flat curves (total descent within the noise) and curves that rise from
-    the start (diverged at once). Benchmark B4 chose this rule: on MNIST (LeNet and an
-    MLP, 5 seeds each) it had the lowest regret of every method tried, including
-    ``torch-lr-finder`` and the earlier "end of the steep region" rule.
+    the start (diverged at once). The numbers, including where this rule loses, are in
+    benchmarks/RESULTS.md (B4 and "B4 across settings").
 ``valley``
     The idea of fastai's ``valley``: the longest descending stretch of the (smoothed)
     curve, as a longest strictly decreasing subsequence, and the point two thirds of the
@@ -90,6 +94,7 @@ __all__ = [
     "tail_cut",
     "combine_runs",
     "AUTO_DIVIDE",
+    "CLIFF_GAP",
     "COARSE_PPD",
 ]
 
@@ -101,6 +106,11 @@ BASIC_MIN_POINTS = 3
 #: in benchmarks/RESULTS.md for the measurements: a 1.5 margin cost regret in 3 of 4
 #: settings)
 AUTO_DIVIDE = 1.0
+#: ``auto``: when the loss is back above its starting level within this factor of the
+#: minimum's LR (a sharp cliff), the pick steps back by ``CLIFF_GAP / gap`` (at most
+#: this factor): the minimum is then the edge of stability (B4: LeNet curves), while
+#: a gentle rise (MLPs) tolerates the minimum itself
+CLIFF_GAP = 1.5
 #: ``auto``: sweeps with fewer points per decade than this are "fast": their loss
 #: minimum sits at too high an LR (the net has had fewer steps at each LR)
 COARSE_PPD = 12.0
@@ -416,7 +426,11 @@ def auto(
     i_steep = lo_i + int(np.argmin(g[lo_i : i_min + 1]))
     lr_min, lr_steep = float(x[i_min]), float(x[i_steep])
     lo_bound = float(x[i_top])
-    lr = _clip(lr_min / float(divide), lo_bound, lr_min)
+    # a sharp cliff (the loss is back above its starting level within CLIFF_GAP x the
+    # minimum's LR) means the minimum sits at the edge of stability: step back from it
+    gap = float(x[-1]) / lr_min if cut_tail else math.inf
+    cliff = max(1.0, CLIFF_GAP / gap)
+    lr = _clip(lr_min / (float(divide) * cliff), lo_bound, lr_min)
     low = _clip(min(lr_steep, lr), lo_bound, lr)
     high = float(x[-1]) if cut_tail else lr_min
     high = max(high, lr)
@@ -444,6 +458,8 @@ def auto(
         f"smoothed loss minimum at lr={lr_min:.3g} (Smith: the peak LR is the largest that "
         f"still improves the loss)"
         + (f", divided by {divide:g} for a margin" if divide != 1 else "")
+        + (f"; a sharp cliff (the loss is back above its starting level at {gap:.2f}x that "
+           f"LR), so divided by {cliff:.2f} to stay off the edge" if cliff > 1 else "")
         + f"; steepest descent at lr={lr_steep:.3g}; "
         + (f"the loss climbs back at lr={float(x[-1]):.3g} (divergence tail cut there); "
            if cut_tail else "")
