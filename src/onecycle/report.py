@@ -305,7 +305,8 @@ def _finder_section(summary: Mapping[str, Any], pngs: Mapping[str, bytes]) -> st
                 f"{fmt_num(finder.get('start_lr'))} to {fmt_num(finder.get('end_lr'))} over "
                 f"{_e(finder.get('num_iter', '—'))} iterations; the loss is recorded at each. "
                 "The peak LR of the cycle is Smith's: the largest LR at which the loss still "
-                "improves (the smoothed minimum, read after cutting the divergence tail).")
+                "improves (the smoothed minimum, read after cutting the divergence tail; "
+                "stepped back by up to 1.5x when a sharp cliff follows it).")
     sug = finder.get("suggestion") or {}
     wd0 = finder.get("weight_decay")
     if sug:
