@@ -68,8 +68,10 @@ def main() -> None:
         name = m + (" (ours)" if m == "auto" else "")
         if any(r.get("prototype") for _, d in runs for r in d["rows"] if r["method"] == m):
             name += " *prototype*"
-        md.append(f"| {name} | " + " | ".join(cells) + f" | **{mean:.2f}** | **{fails}/{n}** |")
-    md += ["", "Cell: regret in points (failures/seeds). Commands: see each setting's section."]
+        partial = f" (over {len(regs)} of {len(runs)} settings)" if len(regs) < len(runs) else ""
+        md.append(f"| {name} | " + " | ".join(cells) + f" | **{mean:.2f}**{partial} | **{fails}/{n}** |")
+    md += ["", "Cell: regret in points (failures/seeds); nan: no suggestion on any seed. "
+           "Commands: see each setting's section."]
     write("b4_summary", {"settings": [s for s, _ in runs], "totals": totals}, "\n".join(md))
 
 
