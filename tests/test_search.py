@@ -383,15 +383,13 @@ def test_recipe_batch_cap_keeps_enough_iterations():
     assert cands(100, 20, 1, 0) == [5]  # tiny data: the per-epoch cap itself
 
 
-def test_recipe_tied_weight_decays_are_thinned_to_four():
-    from onecycle.search.recipe import _tied_weight_decays as tied
+def test_recipe_confirms_the_winner_against_smaller_weight_decays():
+    from onecycle.search.recipe import _confirm_candidates as cands
 
-    rows = [{"value": v, "accepted": a} for v, a in
-            [(1e-2, True), (3e-3, True), (1e-3, True), (1e-4, True), (1e-5, True), (0.0, True),
-             (1e-1, False)]]
-    assert tied(rows) == [1e-2, 1e-3, 1e-4, 0.0]  # ends kept, spread evenly
-    assert tied(rows[:2]) == [1e-2, 3e-3]
-    assert tied([{"value": 1e-3, "accepted": True}, {"value": 0.0, "accepted": False}]) == [1e-3]
+    grid = [1e-2, 3e-3, 1e-3, 1e-4, 1e-5, 0.0, 1e-1]
+    assert cands(grid, 1e-2) == [1e-2, 1e-3, 1e-4, 0.0]  # winner and smallest kept
+    assert cands(grid, 1e-4) == [1e-4, 1e-5, 0.0]  # never above the winner
+    assert cands(grid, 0.0) == [0.0]  # nothing to confirm
 
 
 def test_recipe_end_to_end_on_digits(digits, tmp_path):
@@ -403,14 +401,13 @@ def test_recipe_end_to_end_on_digits(digits, tmp_path):
     assert r.batch_size >= 8 and r.max_lr > 0 and r.epochs == 6 and r.style == "smith"
     assert r.weight_decay in (1e-3, 1e-4, 1e-5, 0.0)
     ev = r.evidence["weight_decay"]
-    accepted = [row["value"] for row in ev["rows"] if row["accepted"]]
-    if len(accepted) > 1:  # the range tests tie: short runs must have decided
-        tb = ev["tie_break"]
-        assert sorted(tb["values"]) == sorted(accepted)
-        assert r.weight_decay == tb["best"] and "could not separate" in ev["reason"]
+    winner = next(row["value"] for row in ev["rows"] if row["selected"])
+    if winner > 0:  # the range tests' winner was confirmed against smaller values
+        c = ev["confirm"]
+        assert max(c["values"]) == winner and min(c["values"]) == 0.0
+        assert r.weight_decay == c["best"] and "then decided" in ev["reason"]
     else:
-        assert "tie_break" not in ev and r.weight_decay == accepted[0]
-    assert r.momentum in ((0.95, 0.85), (0.9, 0.8))
+        assert "confirm" not in ev and r.weight_decay == 0.0
     assert set(r.reasons) == {"batch_size", "max_lr", "weight_decay", "momentum"}
     assert all(r.reasons.values())
     text = json.dumps(r.to_dict(), allow_nan=False)
