@@ -339,6 +339,10 @@ def _finder_section(summary: Mapping[str, Any], pngs: Mapping[str, bytes]) -> st
             f'<p class="lead">{lead}</p>{body}</section>')
 
 
+def _pct_or_dash(v: Any) -> str:
+    return "–" if not isinstance(v, (int, float)) else f"{100 * float(v):.1f} %"
+
+
 def _wd_section(summary: Mapping[str, Any], pngs: Mapping[str, bytes]) -> str:
     wd = summary.get("weight_decay") or {}
     if "weight_decay" not in pngs and not wd:
@@ -348,7 +352,7 @@ def _wd_section(summary: Mapping[str, Any], pngs: Mapping[str, bytes]) -> str:
     if rows:
         body = []
         for r in rows:
-            cls = ' class="chosen"' if r.get("selected") else ""
+            cls = ' class="chosen"' if r.get("weight_decay") == wd.get("chosen") else ""
             ok = "✓" if r.get("accepted") else ""
             body.append(
                 f"<tr{cls}><td>{fmt_num(r.get('weight_decay'))}</td>"
@@ -357,6 +361,18 @@ def _wd_section(summary: Mapping[str, Any], pngs: Mapping[str, bytes]) -> str:
         table = ("<table><thead><tr><th>weight decay</th><th>min loss</th>"
                  "<th>LR at min</th><th>suggested LR</th><th>reaches best</th></tr></thead>"
                  f"<tbody>{''.join(body)}</tbody></table>")
+    confirm = wd.get("confirm") or []
+    if confirm:
+        body = []
+        for r in confirm:
+            cls = ' class="chosen"' if r.get("weight_decay") == wd.get("chosen") else ""
+            loss = "diverged" if r.get("loss") is None else fmt_num(r.get("loss"), 4)
+            body.append(f"<tr{cls}><td>{fmt_num(r.get('weight_decay'))}</td><td>{loss}</td>"
+                        f"<td>{_pct_or_dash(r.get('accuracy'))}</td></tr>")
+        sig = _e(str(confirm[0].get("signal", "val_loss")).replace("_", " "))
+        table += ("<p>Confirmed by one epoch of 1cycle per weight decay:</p><table><thead><tr>"
+                  f"<th>weight decay</th><th>{sig}</th><th>accuracy</th></tr></thead>"
+                  f"<tbody>{''.join(body)}</tbody></table>")
     chosen = wd.get("chosen")
     lead = _e(wd.get("rule") or "")
     verdict = ""
