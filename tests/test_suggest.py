@@ -389,3 +389,21 @@ def test_auto_steps_back_from_a_sharp_cliff_only() -> None:
     assert gap < CLIFF_GAP and s_sharp.lr == pytest.approx(s_min * gap / CLIFF_GAP, rel=1e-9)
     g_min = minimum(*tail_cut(lrs, gentle), divide=1).lr
     assert s_gentle.lr == pytest.approx(g_min, rel=1e-9)  # gentle: the minimum itself
+
+
+def test_auto_takes_the_first_minimum_the_loss_rises_clearly_above() -> None:
+    """A valley, a clear bump, then a lower dip just before the blow-up: the loss stopped
+    improving at the first valley; the later dip is not a safe LR (B1 saw this on 2 seeds
+    in 10, at 6x the first valley's LR)."""
+    lrs = np.geomspace(1e-5, 10, 100)
+    t = np.log10(lrs)
+    rng = np.random.default_rng(0)
+    base = 2.3 - 1.8 / (1 + np.exp(-4 * (t + 2.5)))  # falls until ~lr 0.01
+    bump = 0.25 * np.exp(-((t + 1.2) / 0.25) ** 2)  # a clear rise around lr 0.06
+    dip = -0.15 * np.exp(-((t + 0.4) / 0.15) ** 2)  # a lower dip around lr 0.4
+    loss = base + bump + dip + np.where(t > -0.2, 30.0, 0.0) + rng.normal(0, 0.01, t.size)
+    s = auto(lrs, loss)
+    assert s.lr < 0.05 and "later, lower dip" in s.reason
+    # without the bump the same curve keeps its (global) minimum near the dip
+    s2 = auto(lrs, base + dip + np.where(t > -0.2, 30.0, 0.0) + rng.normal(0, 0.01, t.size))
+    assert s2.lr > 0.1 and "later, lower dip" not in s2.reason

@@ -96,6 +96,7 @@ __all__ = [
     "AUTO_DIVIDE",
     "CLIFF_GAP",
     "COARSE_PPD",
+    "FIRST_RISE_SE",
 ]
 
 #: fewer usable points than this and ``auto`` gives no suggestion
@@ -111,6 +112,9 @@ AUTO_DIVIDE = 1.0
 #: this factor): the minimum is then the edge of stability (B4: LeNet curves), while
 #: a gentle rise (MLPs) tolerates the minimum itself
 CLIFF_GAP = 1.5
+#: ``auto``: the loss has "stopped improving" at a minimum once the smoothed curve rises
+#: this many standard errors above it
+FIRST_RISE_SE = 3.0
 #: ``auto``: sweeps with fewer points per decade than this are "fast": their loss
 #: minimum sits at too high an LR (the net has had fewer steps at each LR)
 COARSE_PPD = 12.0
@@ -418,6 +422,21 @@ def auto(
         x, y, n, ys, cut_tail = x_all, y_all, n_all, ys_all, False
         margin, i_min, i_top = _margin(n_all), i_min_all, i_top_all
         descent, noise, se = descent_all, noise_all, se_all
+    # the loss stops improving at the first minimum it rises clearly (FIRST_RISE_SE
+    # standard errors) above, once a real descent has happened: a later, lower dip is
+    # the network adapting at an LR that already made it worse (B1: on 2 seeds in 10
+    # such dips put the global minimum 6x higher and the pick's spread went from a
+    # factor 1.1 to 2 between seeds)
+    i_global = i_min
+    best = 0
+    for j in range(1, i_global + 1):
+        if ys[j] < ys[best]:
+            best = j
+        elif ys[j] > ys[best] + FIRST_RISE_SE * se and ys[best] < ys[0] - FLAT_SE * se:
+            i_min = best
+            i_top = int(np.argmax(ys[: i_min + 1]))
+            descent = float(ys[i_top] - ys[i_min])
+            break
     t = _log_axis(x)
     g = np.gradient(ys, t)
     lo_i = max(i_top, margin)
@@ -457,6 +476,8 @@ def auto(
     reason = (
         f"smoothed loss minimum at lr={lr_min:.3g} (Smith: the peak LR is the largest that "
         f"still improves the loss)"
+        + (f", the first one the loss rises clearly above (a later, lower dip at "
+           f"lr={float(x[i_global]):.3g} is ignored)" if i_min != i_global else "")
         + (f", divided by {divide:g} for a margin" if divide != 1 else "")
         + (f"; a sharp cliff (the loss is back above its starting level at {gap:.2f}x that "
            f"LR), so divided by {cliff:.2f} to stay off the edge" if cliff > 1 else "")
