@@ -24,7 +24,8 @@ Methods (``SUGGESTERS``):
     the starting level), because the finder records a few exploding points past the
     blow-up and a smoother would spread them over the valley and drag the minimum half
     a decade to the left. (2) The minimum is read off a zero-phase smoother, not a
-    lagging EMA. ``low`` is the steepest-descent LR (the cautious end of the range) and
+    lagging EMA; it is the first minimum the smoothed loss rises clearly above
+    (``FIRST_RISE_SE`` standard errors) after a real descent, not a later, lower dip. ``low`` is the steepest-descent LR (the cautious end of the range) and
     ``high`` the LR where the cut curve ends (where the loss climbs back: stay below
     it). The pick is the minimum itself, unless the cliff after it is sharp: when the
     loss is back above its starting level within ``CLIFF_GAP`` (1.5) x the minimum's
