@@ -302,7 +302,10 @@ def main() -> None:
         f"one per seed on the fresh model ({bl.pm(t_find, 1)} s each). {runner.count} training runs"
         + (f" (+ {len(runner.cache) - runner.count} from the --cache file)" if len(runner.cache) > runner.count else "")
         + ", "
-        f"total run time **{wall / 60:.1f} min**.",
+        f"total run time **{wall / 60:.1f} min**"
+        + (f" (the training time of all {len(runner.cache)} runs, summed from their records: "
+           f"{sum(r['time'] for r in runner.cache.values()) / 60:.1f} min)"
+           if len(runner.cache) > runner.count else "") + ".",
         "",
         "### Grid (test accuracy %, mean ± std over seeds)",
         "",
