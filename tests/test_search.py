@@ -384,7 +384,7 @@ def test_recipe_batch_cap_keeps_enough_iterations():
 
 
 def test_recipe_confirms_the_winner_against_smaller_weight_decays():
-    from onecycle.search.recipe import _confirm_candidates as cands
+    from onecycle.search._common import confirm_candidates as cands
 
     grid = [1e-2, 3e-3, 1e-3, 1e-4, 1e-5, 0.0, 1e-1]
     assert cands(grid, 1e-2) == [1e-2, 1e-3, 1e-4, 0.0]  # winner and smallest kept

@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-__all__ = ["write_json_atomic"]
+T = TypeVar("T")
+
+__all__ = ["write_json_atomic", "read_json_as"]
 
 
 def write_json_atomic(path: str | os.PathLike[str], data: Any) -> Path:
@@ -38,3 +41,20 @@ def write_json_atomic(path: str | os.PathLike[str], data: Any) -> Path:
             pass
         raise
     return path
+
+
+def read_json_as(path: str | os.PathLike[str], build: Callable[[Any], T], what: str) -> T:
+    """``build(json data of path)``; a file that is not valid UTF-8 JSON, or whose data
+    ``build`` rejects (ValueError/TypeError/KeyError), raises a ValueError naming ``what``.
+
+    >>> import tempfile, os
+    >>> p = write_json_atomic(os.path.join(tempfile.mkdtemp(), "a.json"), {"x": 1})
+    >>> read_json_as(p, lambda d: d["x"], "an example")
+    1
+    """
+    with open(path, "rb") as fh:
+        raw = fh.read()
+    try:
+        return build(json.loads(raw.decode("utf-8")))
+    except (ValueError, TypeError, KeyError) as exc:
+        raise ValueError(f"{path} is not {what}: {type(exc).__name__}: {exc}") from exc

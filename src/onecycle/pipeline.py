@@ -760,9 +760,9 @@ def _run(cfg: RunConfig, out: Path, say: Logger, command: str | None) -> RunResu
             wd = wd_check.chosen
             wd_info = {"chosen": wd, "checked": True, "rows": wd_check.rows,
                        "reason": wd_check.reason, "rule": wd_check.rule}
-            from .search.recipe import _confirm_candidates
+            from .search._common import confirm_candidates
 
-            cands = _confirm_candidates(wd_check.values, wd)
+            cands = confirm_candidates(wd_check.values, wd)
             first = suggestion.lr if suggestion is not None else None
             confirm_lr = cfg.schedule.max_lr if cfg.schedule.max_lr is not None else first
             if len(cands) > 1 and confirm_lr is not None:

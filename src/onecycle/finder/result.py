@@ -12,7 +12,6 @@ Example:
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from dataclasses import dataclass, field
@@ -288,14 +287,9 @@ class LRFinderResult:
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> LRFinderResult:
         """Read a result written by :meth:`save` (JSON only; never executes anything)."""
-        with open(path, "rb") as fh:
-            raw = fh.read()
-        try:
-            return cls.from_dict(json.loads(raw.decode("utf-8")))
-        except (ValueError, TypeError, KeyError) as exc:
-            raise ValueError(
-                f"{path} is not a readable lr_find result: {type(exc).__name__}: {exc}"
-            ) from exc
+        from .._io import read_json_as
+
+        return read_json_as(path, cls.from_dict, "a readable lr_find result")
 
     # ------------------------------------------------------------------ repr
     def __len__(self) -> int:

@@ -426,7 +426,7 @@ def auto(
     # the loss stops improving at the first minimum it rises clearly (FIRST_RISE_SE
     # standard errors) above, once a real descent has happened: a later, lower dip is
     # the network adapting at an LR that already made it worse (B1: on 2 seeds in 10
-    # such dips put the global minimum 6x higher and the pick's spread went from a
+    # such dips put the global minimum 8x higher and the pick's spread went from a
     # factor 1.1 to 2 between seeds)
     i_global = i_min
     best = 0

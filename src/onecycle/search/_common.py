@@ -911,3 +911,18 @@ def select_by_curves(
         reason += (". Warning: even the best curve barely descends (within its noise), so the "
                    "comparison says little: widen the LR sweep or raise num_iter")
     return order, rows, reason + "."
+
+
+def confirm_candidates(values: Sequence[float], winner: float, most: int = 4) -> list[float]:
+    """The range tests' winner and every smaller value tried, largest first, thinned to at
+    most ``most`` spread evenly over the list (the winner and the smallest kept): the
+    values that short runs compare after a range test bounded them from above.
+
+    >>> confirm_candidates([1e-2, 1e-3, 1e-4, 1e-5, 0.0, 1e-1], 1e-2)
+    [0.01, 0.001, 1e-05, 0.0]
+    """
+    below = sorted({float(v) for v in values if float(v) <= float(winner)}, reverse=True)
+    if len(below) <= most:
+        return below
+    idx = sorted({round(i * (len(below) - 1) / (most - 1)) for i in range(most)})
+    return [below[i] for i in idx]

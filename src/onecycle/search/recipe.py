@@ -50,6 +50,7 @@ from ._common import (
     build_optimizer,
     check_int,
     check_positive,
+    confirm_candidates,
     fmt,
     guarded,
     json_clean,
@@ -293,16 +294,6 @@ class Recipe:
 # ----------------------------------------------------------------------------- recipe()
 
 
-def _confirm_candidates(values: Sequence[float], winner: float, most: int = 4) -> list[float]:
-    """The range tests' winner and every smaller value tried, largest first, thinned to at
-    most ``most`` spread evenly over the list (the winner and the smallest kept)."""
-    below = sorted({float(v) for v in values if float(v) <= float(winner)}, reverse=True)
-    if len(below) <= most:
-        return below
-    idx = sorted({round(i * (len(below) - 1) / (most - 1)) for i in range(most)})
-    return [below[i] for i in idx]
-
-
 def _default_batch_candidates(n_train: int, min_steps: int, epochs: int = 1,
                               min_iterations: int = 0) -> list[int]:
     cap = max(1, n_train // min_steps)
@@ -461,7 +452,7 @@ def recipe(
                 )
                 wd = float(wd_res.best)
                 evidence["weight_decay"] = wd_res.to_dict()
-                cands = _confirm_candidates(wd_res.values, wd)
+                cands = confirm_candidates(wd_res.values, wd)
                 if len(cands) > 1:
                     # the range tests bound the weight decay from above (larger values
                     # cannot train at a high LR); among the winner and the smaller

@@ -307,14 +307,9 @@ class History:
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> History:
         """Read a history written by :meth:`save` (JSON only)."""
-        with open(path, "rb") as f:
-            raw = f.read()
-        try:
-            return cls.from_dict(json.loads(raw.decode("utf-8")))
-        except (ValueError, TypeError, KeyError) as exc:
-            raise ValueError(
-                f"{path} is not a readable onecycle history: {type(exc).__name__}: {exc}"
-            ) from exc
+        from .._io import read_json_as
+
+        return read_json_as(path, cls.from_dict, "a readable onecycle history")
 
     # ------------------------------------------------------------------ plotting
     def plot(self, **kwargs: Any) -> Any:
