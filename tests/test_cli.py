@@ -178,6 +178,28 @@ def test_search_wd(tiny: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert (out / "weight_decay.png").is_file()
 
 
+def test_search_wd_confirms_below_the_range_test_bound(tiny: Path, tmp_path: Path) -> None:
+    # 1e-4 and 0 both train at a high LR, so the range tests' rule takes the larger;
+    # that is only an upper bound, and one-epoch runs of both decide (as `run` does)
+    out = tmp_path / "wd"
+    assert main(["search", "wd", "--config", str(tiny), "--out", str(out),
+                 "--grid", "1e-4", "0"]) == 0
+    data = json.loads((out / "weight_decay.json").read_text())
+    assert data["range_test_choice"] == 1e-4
+    rows = data["confirm"]
+    assert [r["weight_decay"] for r in rows] == [1e-4, 0.0]
+    best = min(rows, key=lambda r: (r["loss"], -r["weight_decay"]))
+    assert data["chosen"] == best["weight_decay"]
+    assert "upper bound" in data["reason"]
+    assert RunConfig.from_toml(out / "config.toml").weight_decay.value == data["chosen"]
+
+    out2 = tmp_path / "wd2"
+    assert main(["search", "wd", "--config", str(tiny), "--out", str(out2),
+                 "--grid", "1e-4", "0", "--no-confirm"]) == 0
+    data2 = json.loads((out2 / "weight_decay.json").read_text())
+    assert data2["confirm"] is None and data2["chosen"] == data2["range_test_choice"] == 1e-4
+
+
 def test_search_dispatch_table() -> None:
     assert set(SEARCHES) == {"wd", "momentum", "batch-size", "dropout"}
 

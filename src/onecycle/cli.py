@@ -245,6 +245,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_common(p, out_default="onecycle-find-lr")
     _add_finder(p)
+    p.add_argument("--no-confirm", dest="confirm", action="store_false",
+                   help="wd: choose by the range tests alone (default: one-epoch 1cycle runs "
+                   "decide among the range tests' winner and the smaller values)")
     p.add_argument("--weight-decay", type=_nonneg_float, metavar="WD",
                    help="weight decay during the test (default 1e-4)")
     p.add_argument("--optimizer", choices=("sgd", "adam", "adamw"), help="optimizer (default sgd)")
@@ -268,8 +271,9 @@ def build_parser() -> argparse.ArgumentParser:
         "search", formatter_class=_Formatter,
         help="hyper-parameter searches: wd, momentum, batch-size, dropout",
         description="Smith's searches, each from the same initial weights and batches.\n"
-        "  wd          one LR range test per weight decay; the largest weight decay that still\n"
-        "              reaches the best loss at a high LR\n"
+        "  wd          one LR range test per weight decay bounds it from above (the largest\n"
+        "              that still reaches the best loss at a high LR); one-epoch 1cycle runs\n"
+        "              then decide among that value and the smaller ones\n"
         "  momentum    short 1cycle runs per (high, low) momentum pair; best validation loss\n"
         "  dropout     one LR range test per dropout probability\n"
         "  batch-size  the largest batch that fits in memory, with throughput\n"
@@ -293,6 +297,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-lr", type=_pos_float, metavar="LR",
                    help="momentum: peak LR of the short runs (default: one range test); "
                    "batch-size: the LR to rescale to the chosen batch size")
+    p.add_argument("--no-confirm", dest="confirm", action="store_false",
+                   help="wd: choose by the range tests alone (default: one-epoch 1cycle runs "
+                   "decide among the range tests' winner and the smaller values)")
     p.add_argument("--weight-decay", type=_nonneg_float, metavar="WD",
                    help="weight decay of the trials (default 1e-4)")
     p.add_argument("--optimizer", choices=("sgd", "adam", "adamw"), help="optimizer (default sgd)")
@@ -529,8 +536,16 @@ class SearchSpec:
 
 
 def _search_wd(args: argparse.Namespace, cfg: RunConfig, argv: Sequence[str]) -> int:
-    from .pipeline import ensure_writable_dir, make_optimizer, prepare, torch_threads
+    from .pipeline import (
+        confirm_weight_decay,
+        ensure_writable_dir,
+        make_optimizer,
+        prepare,
+        schedule_options,
+        torch_threads,
+    )
     from .report import json_safe
+    from .search._common import confirm_candidates
 
     cfg_grid = list(args.grid) if args.grid else list(cfg.weight_decay.grid)
     say = _printer(cfg)
@@ -547,17 +562,38 @@ def _search_wd(args: argparse.Namespace, cfg: RunConfig, argv: Sequence[str]) ->
             num_iter=f.num_iter, mode=f.mode, method=f.method, seed=cfg.seed,
             progress=False if cfg.quiet else None, device=setup.device,
         )
+        chosen, reason, confirm = check.chosen, check.reason, None
+        cands = confirm_candidates(check.values, chosen)
+        lr = cfg.schedule.max_lr
+        if lr is None:
+            lr = check.result_for(chosen).suggest(f.method).lr
+        if args.confirm and len(cands) > 1 and lr is not None:
+            # the range tests only bound the weight decay from above; short runs decide
+            # among the winner and the smaller values, as `onecycle run` and the recipe do
+            say(f"range tests: at most {chosen:g}; confirming "
+                f"{', '.join(f'{v:g}' for v in cands)} with one-epoch 1cycle runs at "
+                f"max_lr {lr:.3g}")
+            chosen, confirm, why = confirm_weight_decay(
+                setup, cands, float(lr), schedule_options(cfg),
+                progress=False if cfg.quiet else None)
+            reason = f"range tests: {check.reason} That is an upper bound; {why}"
     check.figure().savefig(out / "weight_decay.png", dpi=110)
-    data = {**check.to_dict(), "command": _command(argv)}
+    data = {**check.to_dict(), "range_test_choice": check.chosen, "chosen": chosen,
+            "reason": reason, "confirm": confirm, "command": _command(argv)}
     (out / "weight_decay.json").write_text(json.dumps(json_safe(data)) + "\n", encoding="utf-8")
-    cfg.with_overrides({"weight_decay.value": check.chosen, "weight_decay.grid": cfg_grid}
+    cfg.with_overrides({"weight_decay.value": chosen, "weight_decay.grid": cfg_grid}
                        ).save(out / "config.toml")
     say(f"{'weight decay':>12}  {'min loss':>9}  {'LR at min':>9}  {'max_lr':>9}  accepted")
     for r in check.rows:
-        mark = "  <- chosen" if r["selected"] else ""
+        mark = "  <- range tests" if r["selected"] else ""
         say(f"{r['weight_decay']:>12g}  {_num(r['min_loss']):>9}  {_num(r['lr_at_min']):>9}  "
             f"{_num(r['suggested_lr']):>9}  {'yes' if r['accepted'] else 'no':>8}{mark}")
-    say(f"chosen weight decay: {check.chosen:g} ({check.reason})")
+    if confirm:
+        say(f"{'weight decay':>12}  {'1-epoch loss':>12}  accuracy")
+        for r in confirm:
+            mark = "  <- chosen" if r["weight_decay"] == chosen else ""
+            say(f"{r['weight_decay']:>12g}  {_num(r['loss']):>12}  {_num(r['accuracy']):>8}{mark}")
+    say(f"chosen weight decay: {chosen:g} ({reason})")
     say(f"wrote {out / 'weight_decay.png'} and {out / 'weight_decay.json'}")
     return 0
 
