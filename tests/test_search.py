@@ -126,15 +126,27 @@ def test_weight_decay_search_picks_from_grid_plots_and_is_reproducible(loaders):
     np.testing.assert_array_equal(back.curves[0].losses, res.curves[0].losses)
 
 
+def test_refinement_bisects_towards_the_rejected_side():
+    from onecycle.search.weight_decay import _new_midpoints
+
+    assert _new_midpoints([1e-2, 1e-4, 0.0], 1e-4) == [pytest.approx(1e-3)]
+    assert _new_midpoints([1e-2, 1e-4, 0.0], 0.0) == [pytest.approx(1e-5)]
+    assert _new_midpoints([1e-2, 1e-4, 0.0], 1e-2) == []  # the largest: nothing above
+    assert _new_midpoints([1e-2, 1e-3, 1e-4], 1e-4) == [pytest.approx(10 ** -3.5)]
+
+
 def test_weight_decay_search_with_validation_and_refinement(loaders):
     train, val = loaders
     model = make_model()
     before = _state(model)
     res = weight_decay_search(model, make_sgd, F.cross_entropy, train, val_loader=val,
-                              grid=(1e-2, 1e-4, 0.0), refine=1, num_iter=NUM_ITER)
+                              grid=(1.0, 1e-4, 0.0), refine=1, num_iter=NUM_ITER)
     assert res.signal == "val_loss" and "validation loss" in res.reason
     assert all(len(c.val_losses) >= 3 for c in res.curves)
-    assert len(res.values) > 3 and any(r["refined"] for r in res.rows)  # bisected once
+    refined = [r["value"] for r in res.rows if r["refined"]]
+    assert len(res.values) == 4 and len(refined) == 1  # bisected once, upwards only
+    assert any(math.isclose(refined[0], math.sqrt(lo * hi) if lo else hi / 10)
+               for lo, hi in ((1e-4, 1.0), (0.0, 1e-4)))
     assert res.best in res.values
     assert len(res.plot().axes) == 2  # training and validation panels
     assert _same_state(before, model)

@@ -5,7 +5,7 @@ from the same initial weights, seed and data order, overlays the curves and pick
 largest weight decay that still lets the network train at a high learning rate
 (Smith, "A disciplined approach...", section 4.4). With a ``val_loader`` the early
 validation loss measured during each sweep is the signal. ``refine=k`` then bisects
-(in log space) around the winner ``k`` times.
+(in log space) ``k`` times between the winner and the next larger value.
 
 :func:`weight_decay_snapshot_search` is the paper's cheaper alternative: train one cycle
 at a middle weight decay, take a snapshot when the validation loss stops improving,
@@ -108,16 +108,18 @@ def _setters(v: float) -> list[tuple[str, Callable[..., Any], Any]]:
 
 
 def _new_midpoints(tried: Sequence[float], winner: float) -> list[float]:
-    """Log-space midpoints between the winner and its neighbours among ``tried``."""
+    """The log-space midpoint between the winner and the next larger value tried.
+
+    The rule takes the largest weight decay that still trains at a high LR, so what a
+    refinement can sharpen is the boundary above the winner (the smallest rejected
+    value); a midpoint below it would lose to the winner by that same rule.
+    """
     grid = sorted(set(tried))
     k = grid.index(winner)
     out: list[float] = []
     if k + 1 < len(grid):
         hi = grid[k + 1]
         out.append(math.sqrt(winner * hi) if winner > 0 else hi / 10.0)
-    if k > 0:
-        lo = grid[k - 1]
-        out.append(math.sqrt(winner * lo) if lo > 0 else winner / 10.0)
     return [v for v in out if all(not math.isclose(v, t, rel_tol=1e-9, abs_tol=0.0) for t in tried)]
 
 
@@ -151,8 +153,9 @@ def weight_decay_search(
         val_loader: when given, each range test also measures the validation loss along
             the sweep (``val_every``), and that early validation loss is the signal.
         grid: the weight decays (>= 0, non-empty, no duplicates).
-        refine: bisect in log space around the winner this many times (each round
-            runs up to two more range tests).
+        refine: bisect in log space between the winner and the next larger value
+            this many times (each round runs one more range test; none when the winner
+            is the largest value).
         num_iter, start_lr, end_lr, lr_find_kw: the range tests.
         tolerance, lr_slack: the selection rule (below).
         seed: the seed of every range test (same data order and dropout masks).
