@@ -133,6 +133,41 @@ def test_missing_and_corrupt_files(tmp_path):
         t.restore(p)
 
 
+def test_a_changed_byte_in_tensor_data_is_refused(tmp_path):
+    w = torch.arange(1000, dtype=torch.float32) + 0.5
+    p = save_checkpoint(tmp_path / "c.pt", {"w": w, "step": 7})
+    back = load_checkpoint(p)
+    assert set(back) == {"w", "step"}  # the digest is checked and removed
+    data = bytearray(p.read_bytes())
+    at = bytes(data).find(w.numpy().tobytes())
+    assert at > 0  # the tensor's bytes are stored verbatim in the file
+    data[at + 4 * 500] ^= 0x01  # one bit of w[500]'s mantissa
+    (tmp_path / "flip.pt").write_bytes(bytes(data))
+    with pytest.raises(CheckpointError, match=r"flip\.pt is corrupt.*SHA-256 digest"):
+        load_checkpoint(tmp_path / "flip.pt")
+
+
+def test_digest_covers_values_shapes_and_dtypes(tmp_path):
+    from onecycle.train.checkpoint import CHECKSUM_KEY, _digest
+
+    base = {"w": torch.zeros(2, 3), "meta": {"step": 3, "lr": [0.1, 0.2]}}
+    d = _digest(base)
+    assert d == _digest({"w": torch.zeros(2, 3), "meta": {"step": 3, "lr": [0.1, 0.2]}})
+    for changed in ({"w": torch.zeros(3, 2), "meta": base["meta"]},
+                    {"w": torch.zeros(2, 3, dtype=torch.float64), "meta": base["meta"]},
+                    {"w": torch.zeros(2, 3), "meta": {"step": 4, "lr": [0.1, 0.2]}},
+                    {"w": torch.zeros(2, 3), "meta": {"step": 3, "lr": (0.1, 0.2)}},
+                    {"w": torch.zeros(2, 3), "meta": {"step": 3, "lr": [0.1, 0.2]}, "x": None}):
+        assert _digest(changed) != d
+    bf = {"h": torch.ones(3, dtype=torch.bfloat16), "s": torch.tensor(2.0)}  # 0-d, bf16
+    assert load_checkpoint(save_checkpoint(tmp_path / "bf.pt", bf))["h"].dtype == torch.bfloat16
+    # a file written by something else (no digest) loads as before
+    torch.save({"w": torch.ones(2)}, tmp_path / "plain.pt")
+    assert set(load_checkpoint(tmp_path / "plain.pt")) == {"w"}
+    with pytest.raises(ValueError, match="reserved"):
+        save_checkpoint(tmp_path / "r.pt", {CHECKSUM_KEY: "x"})
+
+
 def test_rng_state_is_weights_only_safe_and_exact(tmp_path):
     random.seed(1)
     np.random.seed(2)

@@ -6,7 +6,10 @@ so loading one never runs code from the file. Files are written atomically: the 
 goes to a temporary file in the same directory, is flushed and ``fsync``-ed, and then
 replaces the target with :func:`os.replace` (the directory entry is ``fsync``-ed too).
 A crash or ``kill -9`` at any moment leaves either the old checkpoint or the new one,
-never a torn file.
+never a torn file. Every checkpoint carries a SHA-256 digest of its contents (tensor
+bytes, dtypes, shapes, keys and plain values) under ``CHECKSUM_KEY``; loading verifies
+it, so a flipped bit in tensor data is refused instead of silently loaded (files
+without a digest, from older versions or other tools, load as before).
 
 Example:
     >>> import tempfile, os, torch
@@ -19,6 +22,7 @@ Example:
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import pickle
@@ -39,7 +43,11 @@ __all__ = [
     "atomic_write",
     "get_rng_state",
     "set_rng_state",
+    "CHECKSUM_KEY",
 ]
+
+#: the payload key holding the digest; :func:`load_checkpoint` checks and removes it
+CHECKSUM_KEY = "__onecycle_sha256__"
 
 
 class CheckpointError(ValueError):
@@ -123,6 +131,41 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[IO[bytes]], None
     return path
 
 
+def _tensor_bytes(t: torch.Tensor) -> memoryview | bytes:
+    t = t.detach()
+    if t.layout != torch.strided:
+        t = t.to_dense()
+    t = t.cpu().contiguous().reshape(-1)
+    try:
+        return memoryview(t.view(torch.uint8).numpy())
+    except (RuntimeError, TypeError):  # quantized and other exotic dtypes
+        return repr(t.tolist()).encode()
+
+
+def _digest(obj: Any) -> str:
+    """SHA-256 over a checkpoint payload: keys, plain values, tensor dtype/shape/bytes."""
+    h = hashlib.sha256()
+
+    def walk(o: Any) -> None:
+        if isinstance(o, torch.Tensor):
+            h.update(f"T{o.dtype}{tuple(o.shape)}:".encode())
+            h.update(_tensor_bytes(o))
+        elif isinstance(o, dict):
+            h.update(f"D{len(o)}:".encode())
+            for k, v in o.items():
+                h.update(f"K{type(k).__name__}{k!r}:".encode())
+                walk(v)
+        elif isinstance(o, (list, tuple)):
+            h.update(f"{'L' if isinstance(o, list) else 'U'}{len(o)}:".encode())
+            for v in o:
+                walk(v)
+        else:
+            h.update(f"V{type(o).__name__}{o!r};".encode())
+
+    walk(obj)
+    return h.hexdigest()
+
+
 def save_checkpoint(path: str | os.PathLike[str], payload: dict[str, Any]) -> Path:
     """Save ``payload`` (a dict of tensors and plain data) atomically to ``path``.
 
@@ -136,8 +179,10 @@ def save_checkpoint(path: str | os.PathLike[str], payload: dict[str, Any]) -> Pa
     """
     if not isinstance(payload, dict):
         raise TypeError(f"checkpoint payload must be a dict, got {type(payload).__name__}")
+    if CHECKSUM_KEY in payload:
+        raise ValueError(f"checkpoint payload key {CHECKSUM_KEY!r} is reserved for the digest")
     buf = io.BytesIO()
-    torch.save(payload, buf)
+    torch.save({**payload, CHECKSUM_KEY: _digest(payload)}, buf)
     data = buf.getvalue()
     return atomic_write(path, lambda f: f.write(data))
 
@@ -150,8 +195,8 @@ def load_checkpoint(
     The file is read with ``torch.load(weights_only=True)``: a file that needs
     arbitrary Python objects to unpickle is refused with a :class:`CheckpointError`
     (nothing from it is executed). A missing file raises
-    :class:`CheckpointNotFoundError`; a truncated or corrupt file raises
-    :class:`CheckpointError`.
+    :class:`CheckpointNotFoundError`; a truncated or corrupt file, or one whose
+    contents no longer match their SHA-256 digest, raises :class:`CheckpointError`.
 
     >>> import tempfile, os
     >>> p = save_checkpoint(os.path.join(tempfile.mkdtemp(), "c.pt"), {"step": 3})
@@ -181,6 +226,13 @@ def load_checkpoint(
         ) from exc
     if not isinstance(obj, dict):
         raise CheckpointError(f"{path} holds a {type(obj).__name__}, expected a dict checkpoint")
+    if CHECKSUM_KEY in obj:
+        stored = obj.pop(CHECKSUM_KEY)
+        if not isinstance(stored, str) or stored != _digest(obj):
+            raise CheckpointError(
+                f"{path} is corrupt: its contents do not match the SHA-256 digest written "
+                "with it (a changed byte in the file); use an older checkpoint"
+            )
     return obj
 
 
