@@ -418,6 +418,8 @@ def test_recipe_end_to_end_on_digits(digits, tmp_path):
         c = ev["confirm"]
         assert max(c["values"]) == winner and min(c["values"]) == 0.0
         assert r.weight_decay == c["best"] and "then decided" in ev["reason"]
+        # a quarter of the 6-epoch budget, rounded up: the decay's cost grows with the steps
+        assert c["config"]["epochs"] == 2 and "2 epoch(s) of 1cycle" in ev["reason"]
     else:
         assert "confirm" not in ev and r.weight_decay == 0.0
     assert set(r.reasons) == {"batch_size", "max_lr", "weight_decay", "momentum"}
@@ -489,6 +491,8 @@ def test_recipe_end_to_end_on_digits(digits, tmp_path):
                           budget_epochs=1), TypeError, "train_data"),
         (lambda t: recipe(make_model, make_sgd, F.cross_entropy, None, None, budget_epochs=0),
          ValueError, "budget_epochs"),
+        (lambda t: recipe(make_model, make_sgd, F.cross_entropy, None, None, budget_epochs=2,
+                          confirm_epochs=0), ValueError, "confirm_epochs"),
     ],
 )
 def test_bad_input_is_refused_clearly(loaders, call, exc, match):

@@ -245,9 +245,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_common(p, out_default="onecycle-find-lr")
     _add_finder(p)
-    p.add_argument("--no-confirm", dest="confirm", action="store_false",
-                   help="wd: choose by the range tests alone (default: one-epoch 1cycle runs "
-                   "decide among the range tests' winner and the smaller values)")
     p.add_argument("--weight-decay", type=_nonneg_float, metavar="WD",
                    help="weight decay during the test (default 1e-4)")
     p.add_argument("--optimizer", choices=("sgd", "adam", "adamw"), help="optimizer (default sgd)")
@@ -272,7 +269,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="hyper-parameter searches: wd, momentum, batch-size, dropout",
         description="Smith's searches, each from the same initial weights and batches.\n"
         "  wd          one LR range test per weight decay bounds it from above (the largest\n"
-        "              that still reaches the best loss at a high LR); one-epoch 1cycle runs\n"
+        "              that still reaches the best loss at a high LR); short 1cycle runs\n"
         "              then decide among that value and the smaller ones\n"
         "  momentum    short 1cycle runs per (high, low) momentum pair; best validation loss\n"
         "  dropout     one LR range test per dropout probability\n"
@@ -298,8 +295,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="momentum: peak LR of the short runs (default: one range test); "
                    "batch-size: the LR to rescale to the chosen batch size")
     p.add_argument("--no-confirm", dest="confirm", action="store_false",
-                   help="wd: choose by the range tests alone (default: one-epoch 1cycle runs "
-                   "decide among the range tests' winner and the smaller values)")
+                   help="wd: choose by the range tests alone (default: short 1cycle runs, a "
+                   "quarter of the configured epochs, decide among the range tests' winner "
+                   "and the smaller values)")
     p.add_argument("--weight-decay", type=_nonneg_float, metavar="WD",
                    help="weight decay of the trials (default 1e-4)")
     p.add_argument("--optimizer", choices=("sgd", "adam", "adamw"), help="optimizer (default sgd)")
@@ -537,6 +535,7 @@ class SearchSpec:
 
 def _search_wd(args: argparse.Namespace, cfg: RunConfig, argv: Sequence[str]) -> int:
     from .pipeline import (
+        confirm_epochs,
         confirm_weight_decay,
         ensure_writable_dir,
         make_optimizer,
@@ -571,8 +570,8 @@ def _search_wd(args: argparse.Namespace, cfg: RunConfig, argv: Sequence[str]) ->
             # the range tests only bound the weight decay from above; short runs decide
             # among the winner and the smaller values, as `onecycle run` and the recipe do
             say(f"range tests: at most {chosen:g}; confirming "
-                f"{', '.join(f'{v:g}' for v in cands)} with one-epoch 1cycle runs at "
-                f"max_lr {lr:.3g}")
+                f"{', '.join(f'{v:g}' for v in cands)} with {confirm_epochs(cfg.epochs)}-epoch "
+                f"1cycle runs at max_lr {lr:.3g}")
             chosen, confirm, why = confirm_weight_decay(
                 setup, cands, float(lr), schedule_options(cfg),
                 progress=False if cfg.quiet else None)
@@ -589,10 +588,10 @@ def _search_wd(args: argparse.Namespace, cfg: RunConfig, argv: Sequence[str]) ->
         say(f"{r['weight_decay']:>12g}  {_num(r['min_loss']):>9}  {_num(r['lr_at_min']):>9}  "
             f"{_num(r['suggested_lr']):>9}  {'yes' if r['accepted'] else 'no':>8}{mark}")
     if confirm:
-        say(f"{'weight decay':>12}  {'1-epoch loss':>12}  accuracy")
+        say(f"{'weight decay':>12}  {'short-run loss':>14}  accuracy")
         for r in confirm:
             mark = "  <- chosen" if r["weight_decay"] == chosen else ""
-            say(f"{r['weight_decay']:>12g}  {_num(r['loss']):>12}  {_num(r['accuracy']):>8}{mark}")
+            say(f"{r['weight_decay']:>12g}  {_num(r['loss']):>14}  {_num(r['accuracy']):>8}{mark}")
     say(f"chosen weight decay: {chosen:g} ({reason})")
     say(f"wrote {out / 'weight_decay.png'} and {out / 'weight_decay.json'}")
     return 0

@@ -421,22 +421,36 @@ def weight_decay_check(
 # figures
 
 
+def confirm_epochs(budget_epochs: int) -> int:
+    """Length of the weight-decay confirmation runs: a quarter of the budget, rounded up.
+
+    >>> confirm_epochs(3), confirm_epochs(8), confirm_epochs(10)
+    (1, 2, 3)
+    """
+    return max(1, math.ceil(int(budget_epochs) / 4))
+
+
 def confirm_weight_decay(
     setup: Setup,
     candidates: Sequence[float],
     max_lr: float,
     options: Mapping[str, Any],
     *,
+    epochs: int | None = None,
     progress: bool | None = None,
 ) -> tuple[float, list[dict[str, Any]], str]:
-    """One epoch of 1cycle at ``max_lr`` per weight decay, from the same initial weights
-    and batches; the lowest validation loss (training loss without a validation split)
+    """A short 1cycle at ``max_lr`` per weight decay, from the same initial weights and
+    batches; the lowest validation loss (training loss without a validation split)
     wins. Returns ``(chosen, rows, reason)``.
 
     The range tests of :func:`weight_decay_check` only bound the weight decay from above:
     in a 100-iteration sweep it shrinks the weights by well under 1 % and cannot show
-    its cost, so the recipe and ``onecycle run`` both confirm with short runs.
+    its cost, so the recipe and ``onecycle run`` both confirm with short runs. They last
+    ``epochs`` (default: a quarter of the configured budget, rounded up), because the
+    decay's cost grows with the number of steps.
     """
+    if epochs is None:
+        epochs = confirm_epochs(setup.config.epochs)
     from .train import Trainer
 
     cfg = setup.config
@@ -448,10 +462,10 @@ def confirm_weight_decay(
         trainer = Trainer(model, setup.loss_fn, opt, train_loader, val_loader,
                           metrics=["accuracy"], grad_clip=cfg.grad_clip, device=setup.device,
                           progress=progress, seed=cfg.seed)
-        rec = trainer.fit_one_cycle(1, max_lr=max_lr, **options)[-1]
+        rec = trainer.fit_one_cycle(epochs, max_lr=max_lr, **options)[-1]
         key = "val_loss" if "val_loss" in rec else "train_loss"
         score = float(rec.get(key, math.inf))
-        rows.append({"weight_decay": w, "signal": key,
+        rows.append({"weight_decay": w, "signal": key, "epochs": epochs,
                      "loss": score if math.isfinite(score) else None,
                      "accuracy": rec.get("val_accuracy", rec.get("train_accuracy"))})
     setup.reset_model()
@@ -459,7 +473,7 @@ def confirm_weight_decay(
                                     -r["weight_decay"]))
     table = ", ".join(f"{r['weight_decay']:g}: {r['loss']:.4g}" if r["loss"] is not None
                       else f"{r['weight_decay']:g}: diverged" for r in rows)
-    reason = (f"one epoch of 1cycle at max_lr {max_lr:.3g} per weight decay, "
+    reason = (f"{epochs} epoch(s) of 1cycle at max_lr {max_lr:.3g} per weight decay, "
               f"{rows[0]['signal'].replace('_', ' ')}: {table}; lowest: {best['weight_decay']:g}")
     return float(best["weight_decay"]), rows, reason
 
@@ -767,13 +781,15 @@ def _run(cfg: RunConfig, out: Path, say: Logger, command: str | None) -> RunResu
             confirm_lr = cfg.schedule.max_lr if cfg.schedule.max_lr is not None else first
             if len(cands) > 1 and confirm_lr is not None:
                 say(f"      range tests: at most {wd:g}; confirming "
-                    f"{', '.join(f'{v:g}' for v in cands)} with one-epoch runs")
+                    f"{', '.join(f'{v:g}' for v in cands)} with "
+                    f"{confirm_epochs(cfg.epochs)}-epoch runs")
                 wd, rows, why = confirm_weight_decay(setup, cands, float(confirm_lr),
                                                      schedule_options(cfg), progress=progress)
                 wd_info.update(chosen=wd, confirm=rows, reason=(
                     f"range tests: {wd_check.reason} That is an upper bound; {why}"))
-                wd_info["rule"] = (wd_check.rule + " The winner is an upper bound: one epoch "
-                                   "of 1cycle per value at or below it decides.")
+                wd_info["rule"] = (wd_check.rule + " The winner is an upper bound: a short "
+                                   "1cycle (a quarter of the budget) per value at or below "
+                                   "it decides.")
             wd_info["wall_time"] = time.perf_counter() - t
             say(f"      chosen weight decay: {wd:g} ({wd_info['reason']})")
         else:

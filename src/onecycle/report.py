@@ -370,7 +370,9 @@ def _wd_section(summary: Mapping[str, Any], pngs: Mapping[str, bytes]) -> str:
             body.append(f"<tr{cls}><td>{fmt_num(r.get('weight_decay'))}</td><td>{loss}</td>"
                         f"<td>{_pct_or_dash(r.get('accuracy'))}</td></tr>")
         sig = _e(str(confirm[0].get("signal", "val_loss")).replace("_", " "))
-        table += ("<p>Confirmed by one epoch of 1cycle per weight decay:</p><table><thead><tr>"
+        n = int(confirm[0].get("epochs") or 1)
+        table += (f"<p>Confirmed by {n} epoch{'s' if n > 1 else ''} of 1cycle per weight "
+                  "decay:</p><table><thead><tr>"
                   f"<th>weight decay</th><th>{sig}</th><th>accuracy</th></tr></thead>"
                   f"<tbody>{''.join(body)}</tbody></table>")
     chosen = wd.get("chosen")
