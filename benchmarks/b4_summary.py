@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import sys
 from pathlib import Path
 
@@ -22,6 +23,9 @@ from common import RESULTS_DIR, write  # noqa: E402
 def _setting(d: dict, stem: str) -> str:
     kw = d.get("model_kw") or {}
     extra = ", ".join(f"{k}={v}" for k, v in sorted(kw.items()))
+    m = re.search(r"_b(\d+)_e(\d+)$", stem)  # a batch/budget other than the default
+    if m:
+        extra = ", ".join(x for x in (extra, f"batch {m[1]}, {m[2]} epochs") if x)
     return f"{d.get('arch', '?')} / {d.get('dataset', 'mnist')}" + (f" ({extra})" if extra else "")
 
 
