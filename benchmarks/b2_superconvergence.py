@@ -20,8 +20,8 @@ every iteration, test accuracy after every epoch:
   grid by one step (at most twice), so the baseline's LR is tuned, not clipped.
 
 The runs are independent, seeded tasks; ``--workers 2`` (the default) runs them in two
-1-thread processes side by side, which on this 2-core machine does ~1.3x the work of one
-2-thread process for LeNet (37 vs 58 ms per iteration measured for 2 and 1 threads).
+1-thread processes side by side (B2: 7.8 min, against 11.4 min for one 2-thread process
+on this 2-core machine).
 
 k = (epochs the baseline needs to reach the 1cycle mean accuracy, within one standard
 error of the difference) / (1cycle epochs). Reported against the inv baseline and the
@@ -116,9 +116,9 @@ def k_entry(accs, E, inv_ep, inv_accs, lin_ep, lin_accs) -> dict:
 
 # ------------------------------------------------------------------ the measured runs
 # Every run is a task: (kind, seed, epochs, argument). With --workers 2 the tasks run in
-# two processes of one thread each: on this 2-core machine LeNet at batch 512 takes
-# 37 ms/iteration with 2 threads and 58 ms with 1, so two 1-thread processes do ~1.3x the
-# work of one 2-thread process. Each run is seeded on its own, so the schedule of the
+# two processes of one thread each: LeNet's small convolutions do not split well over
+# two threads, so on this 2-core machine two 1-thread processes finish B2 in 7.8 min
+# where one 2-thread process took 11.4 (benchmarks/RESULTS.md). Each run is seeded on its own, so the schedule of the
 # tasks does not change any number (the thread count can, in the last float bits).
 _WORKER: dict = {}
 
@@ -251,8 +251,7 @@ def measure(args, seeds, budgets, styles, inv_epochs, const_epochs, lin_budgets,
     for s in seeds:
         for E in budgets:
             for st in styles:
-                R["cycle"].setdefault(f"{st}:{E}", []).append(
-                    out[("cycle", st, E, s)] | {"finder_time": by_seed[s]["time"]})
+                R["cycle"].setdefault(f"{st}:{E}", []).append(out[("cycle", st, E, s)])
         R["inv"].append(out[("inv", s)])
         lr = by_seed[s]["minimum"]
         R["const"].append(out[("const", s)] | {"lr": lr})

@@ -535,16 +535,13 @@ class SearchSpec:
 
 def _search_wd(args: argparse.Namespace, cfg: RunConfig, argv: Sequence[str]) -> int:
     from .pipeline import (
-        confirm_epochs,
-        confirm_weight_decay,
+        confirm_upper_bound,
         ensure_writable_dir,
         make_optimizer,
         prepare,
-        schedule_options,
         torch_threads,
     )
     from .report import json_safe
-    from .search._common import confirm_candidates
 
     cfg_grid = list(args.grid) if args.grid else list(cfg.weight_decay.grid)
     say = _printer(cfg)
@@ -561,21 +558,15 @@ def _search_wd(args: argparse.Namespace, cfg: RunConfig, argv: Sequence[str]) ->
             num_iter=f.num_iter, mode=f.mode, method=f.method, seed=cfg.seed,
             progress=False if cfg.quiet else None, device=setup.device,
         )
-        chosen, reason, confirm = check.chosen, check.reason, None
-        cands = confirm_candidates(check.values, chosen)
-        lr = cfg.schedule.max_lr
-        if lr is None:
-            lr = check.result_for(chosen).suggest(f.method).lr
-        if args.confirm and len(cands) > 1 and lr is not None:
+        chosen, confirm, reason = check.chosen, None, check.reason
+        if args.confirm:
             # the range tests only bound the weight decay from above; short runs decide
             # among the winner and the smaller values, as `onecycle run` and the recipe do
-            say(f"range tests: at most {chosen:g}; confirming "
-                f"{', '.join(f'{v:g}' for v in cands)} with {confirm_epochs(cfg.epochs)}-epoch "
-                f"1cycle runs at max_lr {lr:.3g}")
-            chosen, confirm, why = confirm_weight_decay(
-                setup, cands, float(lr), schedule_options(cfg),
-                progress=False if cfg.quiet else None)
-            reason = f"range tests: {check.reason} That is an upper bound; {why}"
+            lr = cfg.schedule.max_lr
+            if lr is None:
+                lr = check.result_for(chosen).suggest(f.method).lr
+            chosen, confirm, reason = confirm_upper_bound(
+                setup, check, lr, say=say, progress=False if cfg.quiet else None)
     check.figure().savefig(out / "weight_decay.png", dpi=110)
     data = {**check.to_dict(), "range_test_choice": check.chosen, "chosen": chosen,
             "reason": reason, "confirm": confirm, "command": _command(argv)}

@@ -421,15 +421,6 @@ def weight_decay_check(
 # figures
 
 
-def confirm_epochs(budget_epochs: int) -> int:
-    """Length of the weight-decay confirmation runs: a quarter of the budget, rounded up.
-
-    >>> confirm_epochs(3), confirm_epochs(8), confirm_epochs(10)
-    (1, 2, 3)
-    """
-    return max(1, math.ceil(int(budget_epochs) / 4))
-
-
 def confirm_weight_decay(
     setup: Setup,
     candidates: Sequence[float],
@@ -449,9 +440,11 @@ def confirm_weight_decay(
     ``epochs`` (default: a quarter of the configured budget, rounded up), because the
     decay's cost grows with the number of steps.
     """
-    if epochs is None:
-        epochs = confirm_epochs(setup.config.epochs)
+    from .search._common import default_confirm_epochs
     from .train import Trainer
+
+    if epochs is None:
+        epochs = default_confirm_epochs(setup.config.epochs)
 
     cfg = setup.config
     rows: list[dict[str, Any]] = []
@@ -476,6 +469,34 @@ def confirm_weight_decay(
     reason = (f"{epochs} epoch(s) of 1cycle at max_lr {max_lr:.3g} per weight decay, "
               f"{rows[0]['signal'].replace('_', ' ')}: {table}; lowest: {best['weight_decay']:g}")
     return float(best["weight_decay"]), rows, reason
+
+
+def confirm_upper_bound(
+    setup: Setup,
+    check: Any,
+    max_lr: float | None,
+    *,
+    say: Callable[[str], None],
+    progress: bool | None = None,
+) -> tuple[float, list[dict[str, Any]] | None, str]:
+    """The weight-decay range tests' winner (``check.chosen``) is an upper bound: short
+    runs (:func:`confirm_weight_decay`) decide among it and the smaller values tried.
+    Returns ``(chosen, confirm rows or None, reason)``; nothing to confirm (the winner
+    is the smallest value, or no ``max_lr``) keeps the range tests' choice.
+    """
+    from .search._common import confirm_candidates, default_confirm_epochs
+
+    cands = confirm_candidates(check.values, check.chosen)
+    if len(cands) < 2 or max_lr is None:
+        return check.chosen, None, check.reason
+    epochs = default_confirm_epochs(setup.config.epochs)
+    say(f"range tests: at most {check.chosen:g}; confirming "
+        f"{', '.join(f'{v:g}' for v in cands)} with {epochs}-epoch 1cycle runs at max_lr "
+        f"{max_lr:.3g}")
+    wd, rows, why = confirm_weight_decay(setup, cands, float(max_lr),
+                                         schedule_options(setup.config), epochs=epochs,
+                                         progress=progress)
+    return wd, rows, f"range tests: {check.reason} That is an upper bound; {why}"
 
 
 def _epoch_series(h: Any, key: str) -> tuple[list[int], list[float]]:
@@ -774,19 +795,13 @@ def _run(cfg: RunConfig, out: Path, say: Logger, command: str | None) -> RunResu
             wd = wd_check.chosen
             wd_info = {"chosen": wd, "checked": True, "rows": wd_check.rows,
                        "reason": wd_check.reason, "rule": wd_check.rule}
-            from .search._common import confirm_candidates
-
-            cands = confirm_candidates(wd_check.values, wd)
             first = suggestion.lr if suggestion is not None else None
             confirm_lr = cfg.schedule.max_lr if cfg.schedule.max_lr is not None else first
-            if len(cands) > 1 and confirm_lr is not None:
-                say(f"      range tests: at most {wd:g}; confirming "
-                    f"{', '.join(f'{v:g}' for v in cands)} with "
-                    f"{confirm_epochs(cfg.epochs)}-epoch runs")
-                wd, rows, why = confirm_weight_decay(setup, cands, float(confirm_lr),
-                                                     schedule_options(cfg), progress=progress)
-                wd_info.update(chosen=wd, confirm=rows, reason=(
-                    f"range tests: {wd_check.reason} That is an upper bound; {why}"))
+            wd, rows, why = confirm_upper_bound(setup, wd_check, confirm_lr,
+                                                say=lambda m: say("      " + m),
+                                                progress=progress)
+            if rows is not None:
+                wd_info.update(chosen=wd, confirm=rows, reason=why)
                 wd_info["rule"] = (wd_check.rule + " The winner is an upper bound: a short "
                                    "1cycle (a quarter of the budget) per value at or below "
                                    "it decides.")

@@ -926,3 +926,13 @@ def confirm_candidates(values: Sequence[float], winner: float, most: int = 4) ->
         return below
     idx = sorted({round(i * (len(below) - 1) / (most - 1)) for i in range(most)})
     return [below[i] for i in idx]
+
+
+def default_confirm_epochs(budget_epochs: int) -> int:
+    """Length of the weight-decay confirmation runs: a quarter of the budget, rounded up
+    (weight decay acts per step, so its cost grows with the run).
+
+    >>> default_confirm_epochs(3), default_confirm_epochs(8), default_confirm_epochs(10)
+    (1, 2, 3)
+    """
+    return max(1, math.ceil(int(budget_epochs) / 4))

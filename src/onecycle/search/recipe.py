@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import copy
 import json
-import math
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -52,6 +51,7 @@ from ._common import (
     check_int,
     check_positive,
     confirm_candidates,
+    default_confirm_epochs,
     fmt,
     guarded,
     json_clean,
@@ -376,7 +376,7 @@ def recipe(
     min_steps_per_epoch = check_int("min_steps_per_epoch", min_steps_per_epoch, 1)
     min_iterations = check_int("min_iterations", min_iterations, 0)
     if confirm_epochs is None:
-        confirm_epochs = max(1, math.ceil(budget_epochs / 4))
+        confirm_epochs = default_confirm_epochs(budget_epochs)
     confirm_epochs = check_int("confirm_epochs", confirm_epochs, 1)
     if style not in ("smith", "fastai", "torch"):
         raise ValueError(f"style must be 'smith', 'fastai' or 'torch', got {style!r}")
