@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 import textwrap
-import time
 import types
 from html.parser import HTMLParser
 from pathlib import Path
@@ -52,11 +51,9 @@ def _err_lines(capsys: pytest.CaptureFixture[str]) -> list[str]:
 
 def test_run_happy_path(tiny: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "run"
-    t0 = time.perf_counter()
     code = main(["run", "--config", str(tiny), "--out", str(out), "--seed", "3",
                  "--name", "<script>alert('x')</script> run"])
     assert code == 0, capsys.readouterr().err
-    assert time.perf_counter() - t0 < 40
     for f in ("report.html", "summary.json", "config.toml", "history_1cycle.json",
               "history_baseline.json", "finder.json", "weight_decay.json", "finder.png",
               "weight_decay.png", "schedule.png", "comparison.png"):
