@@ -12,7 +12,10 @@ The searches are chained in Smith's order:
    weights by well under 1 % and cannot show its cost (on Fashion-MNIST the range tests
    chose 1e-2, which cost 2 points against no decay); the max LR is then read from the
    chosen weight decay's curve;
-4. **momentum**: short 1cycle runs per momentum pair (:func:`momentum_search`).
+4. **momentum**: short 1cycle runs per momentum pair (:func:`momentum_search`), as long
+   as the weight-decay runs: one-epoch runs are still in the fast-learning phase, where
+   the most aggressive pair wins (on 6000 Fashion-MNIST images, (0.99, 0.9) led at one
+   epoch with validation loss 0.75, against 0.44 for a five-epoch run).
 
 The result is a :class:`Recipe`: a plain, JSON-serialisable 1cycle configuration
 (batch size, max LR, div, final div / annihilation, momentum pair, weight decay, epochs,
@@ -355,7 +358,8 @@ def recipe(
         metrics: Trainer metrics for the momentum runs (``"auto"``: accuracy for
             integer class targets).
         confirm_epochs: the length of the 1cycle runs that decide the weight decay
-            below the range tests' bound (default: a quarter of the budget, rounded up).
+            below the range tests' bound and the momentum pair (default: a quarter of
+            the budget, rounded up).
             Weight decay acts per step, so its cost grows with the run: on a 10-epoch
             Fashion-MNIST budget at batch 512, one-epoch runs (105 steps) chose 1e-2 on
             two seeds of five, and those trainings lost 1.6 and 1.4 points against
@@ -505,7 +509,7 @@ def recipe(
                          else (((0.95, 0.85), (0.9, 0.8)) if quick else None))
                 m_res = momentum_search(
                     base, _WithWeightDecay(make_optimizer, wd), loss_fn, tl, vl, max_lr=max_lr,
-                    pairs=pairs, epochs=1, schedule={"style": style}, seed=seed,
+                    pairs=pairs, epochs=confirm_epochs, schedule={"style": style}, seed=seed,
                     metrics=_auto_metrics(metrics, train[1]), workers=workers,
                     progress=progress,
                 )
