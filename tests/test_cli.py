@@ -233,6 +233,8 @@ def test_search_momentum_dispatch(monkeypatch: pytest.MonkeyPatch, tmp_path: Pat
         assert make_opt(model).param_groups[0]["momentum"] == 0.9
         return FakeResult()
 
+    import onecycle.search._common  # noqa: F401  (the CLI reads the budget rule from it)
+
     mod = types.ModuleType("onecycle.search")
     mod.momentum_search = momentum_search  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "onecycle.search", mod)
@@ -246,6 +248,13 @@ def test_search_momentum_dispatch(monkeypatch: pytest.MonkeyPatch, tmp_path: Pat
     assert json.loads((out / "momentum.json").read_text())["best"] == [0.9, 0.8]
     assert RunConfig.from_toml(out / "config.toml").schedule.momentum == [0.9, 0.8]
     assert "chosen: (0.9, 0.8)" in capsys.readouterr().out
+    # without --epochs: a quarter of the configured budget, as for the weight decay
+    code = main(["search", "momentum", "--model", "mlp", "--max-lr", "0.05",
+                 "--out", str(tmp_path / "s2")])
+    assert code == 0, capsys.readouterr().err
+    budget = RunConfig().epochs
+    assert calls[1]["epochs"] == -(-budget // 4) and calls[1]["pairs"] is None
+    assert f"runs of {-(-budget // 4)} epoch(s)" in capsys.readouterr().out
 
 
 def test_search_dropout_real(tmp_path: Path) -> None:

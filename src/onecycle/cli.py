@@ -290,7 +290,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pairs", type=_momentum_pair, nargs="+", metavar="HIGH:LOW",
                    help="momentum: (high, low) pairs to compare, e.g. 0.95:0.85 0.99:0.9")
     p.add_argument("--epochs", type=_pos_int, metavar="N",
-                   help="momentum: epochs of each short 1cycle run (default 1)")
+                   help="momentum: epochs of each short 1cycle run (default: a quarter of "
+                   "the configured epochs, rounded up; shorter runs favour the most "
+                   "aggressive pair)")
     p.add_argument("--max-lr", type=_pos_float, metavar="LR",
                    help="momentum: peak LR of the short runs (default: one range test); "
                    "batch-size: the LR to rescale to the chosen batch size")
@@ -654,6 +656,7 @@ def _search_setup(cfg: RunConfig) -> tuple[Any, Path, Callable[[Any], Any]]:
 
 def _search_momentum(args: argparse.Namespace, cfg: RunConfig, argv: Sequence[str]) -> int:
     from .pipeline import schedule_options, torch_threads
+    from .search._common import default_confirm_epochs
 
     fn = _search_function("momentum_search", "momentum")
     say = _printer(cfg)
@@ -662,10 +665,11 @@ def _search_momentum(args: argparse.Namespace, cfg: RunConfig, argv: Sequence[st
         setup, out, make_opt = _search_setup(cfg)
         train, val, _ = setup.fresh_loaders()
         sched = {k: v for k, v in schedule_options(cfg).items() if k != "momentum"}
+        epochs = args.epochs or default_confirm_epochs(cfg.epochs)
         say(f"momentum search: {setup.model_name} on {setup.bundle.name}, short 1cycle runs of "
-            f"{args.epochs or 1} epoch(s) per momentum pair")
+            f"{epochs} epoch(s) per momentum pair")
         res = fn(setup.reset_model(), make_opt, setup.loss_fn, train, val,
-                 max_lr=cfg.schedule.max_lr, pairs=args.pairs, epochs=args.epochs or 1,
+                 max_lr=cfg.schedule.max_lr, pairs=args.pairs, epochs=epochs,
                  schedule=sched, metrics=["accuracy"], grad_clip=cfg.grad_clip,
                  num_iter=f.num_iter, start_lr=f.start_lr, end_lr=f.end_lr, seed=cfg.seed,
                  progress=False if cfg.quiet else None)
