@@ -8,9 +8,10 @@ from __future__ import annotations
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ORDER = ["summary", "b0", "b1", "b2", "b3", "b4", "b4_summary", "b4_*", "b5", "b6", "recipe"]
+ORDER = ["summary", "b0", "b1", "b2", "b3", "b4", "b4_summary", "b4_*", "b5", "b6", "recipe",
+         "recipe_summary", "recipe_*"]
 #: sections shown only when they exist (cross-checks), no "not run yet" placeholder
-OPTIONAL = {"b4_summary"}
+OPTIONAL = {"b4_summary", "recipe_summary"}
 
 INTRO = """# Benchmark results
 
@@ -27,7 +28,7 @@ def main() -> None:
     found = {p.stem: p for p in (HERE / "results").glob("*.md")}
     names: list[str] = []
     for name in ORDER:  # "b4_*": every other B4 cross-check, in name order, here
-        names += (sorted(n for n in found if n.startswith("b4_") and n not in ORDER)
+        names += (sorted(n for n in found if n.startswith(name[:-1]) and n not in ORDER)
                   if name.endswith("*") else [name])
     for name in names + sorted(set(found) - set(names)):
         if name in found:

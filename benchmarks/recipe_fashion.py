@@ -20,7 +20,7 @@ network; ~10x cheaper per step than the small CNN on this 2-core machine, so the
 54k-image training split and 3 seeds fit the budget).
 
     python benchmarks/recipe_fashion.py [--quick] [--seeds 3] [--epochs 3] [--subset N]
-        [--arch lenet] [--name recipe]
+        [--arch lenet] [--name recipe] [--first-seed 0]
 """
 
 from __future__ import annotations
@@ -108,6 +108,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--first-seed", type=int, default=0,
+                    help="seeds run are first-seed .. first-seed + seeds - 1 (held-out checks)")
     ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument("--subset", type=int, default=None,
                     help="training samples used (default: the whole training split)")
@@ -138,7 +140,8 @@ def main() -> None:
     walls = {k: [] for k in rows}
     recipes = []
     reused: dict[int, bool] = {}
-    for seed in range(args.seeds):
+    seeds = list(range(args.first_seed, args.first_seed + args.seeds))
+    for seed in seeds:
         t0 = time.perf_counter()
         r = recipe(make_model, make_opt, loss_fn, train, val, budget_epochs=args.epochs,
                    seed=seed, quick=args.quick, progress=False)
@@ -181,7 +184,7 @@ def main() -> None:
     md = [f"## Recipe on Fashion-MNIST, {args.epochs} epochs (issue 7)", "",
           f"`onecycle.search.recipe` (batch size → LR range test → weight decay → momentum) on "
           f"Fashion-MNIST ({n_train} training samples, the standard 10k test set), {arch}, "
-          f"{args.epochs} epochs, {args.seeds} seeds. The peers are torch's `OneCycleLR` at its "
+          f"{args.epochs} epochs, {args.seeds} seeds ({seeds[0]}–{seeds[-1]}). The peers are torch's `OneCycleLR` at its "
           "defaults (SGD momentum 0.9, weight decay 0) with the same model, batch size and "
           "epochs; they differ in where the peak LR comes from (torch has no finder). The "
           "acceptance peer is the first: the LR a user gets from the real `torch-lr-finder` "
@@ -201,7 +204,10 @@ def main() -> None:
         if k != "recipe" and v:
             d = 100 * (ours - mean_std(v)[0])
             wins = sum(a > b for a, b in zip(rows["recipe"], v))
-            md.append(f"* recipe − {k}: **{d:+.2f} points** (recipe ahead in {wins}/{len(v)} seeds)")
+            diffs = [100 * (a - b) for a, b in zip(rows["recipe"], v)]
+            se = (statistics.stdev(diffs) / len(diffs) ** 0.5) if len(diffs) > 1 else float("nan")
+            md.append(f"* recipe − {k}: **{d:+.2f} ± {se:.2f} points** (paired mean ± "
+                      f"standard error over seeds; recipe ahead in {wins}/{len(v)} seeds)")
     if reused:
         md.append(f"* {WD_LABEL}: the recipe chose weight decay 0 (torch's default) on seed(s) "
                   f"{', '.join(str(k) for k in reused)}, where this row repeats the row above "
