@@ -77,9 +77,26 @@ def proto_min(lrs, losses, stop_index, div=1.0):
     return sg.minimum(x, y, divide=div).lr
 
 
+#: warm-up iterations of the setting's smith cycle (set in ``main``)
+WARMUP = {"iters": 0.0}
+#: the shortest warm-up among the settings where ``auto`` met B4's regret target (the
+#: headline: 384 iterations, warm-up 173); B2's 2-epoch setting (warm-up 95) failed
+KNEE = 170.0
+
+
+def proto_budget(lrs, losses, stop_index):
+    """``auto`` lowered for a short warm-up: x min(1, W / 170), W the cycle's warm-up
+    iterations (a cycle that climbs in fewer steps than the settings where ``auto`` met
+    its target gets a proportionally lower peak). Fitted on one failing setting, so only
+    new settings test it."""
+    lr = sg.suggest(lrs, losses, "auto").lr
+    return None if lr is None else lr * min(1.0, WARMUP["iters"] / KNEE)
+
+
 PROTOTYPES = {
     "minimum / 1 (no cliff rule)": proto_min,
     "minimum / 1.5 (previous default)": lambda a, b, c: proto_min(a, b, c, 1.5),
+    "auto x min(1, warm-up / 170)": proto_budget,
 }
 
 
@@ -193,6 +210,8 @@ def main() -> None:
     b = bl.bundle(DATASET, train=8192 if q else n_train, test=None)
     runner_epochs = 2 if q else EPOCHS
     runner = Runner(b, runner_epochs, args.cache)
+    steps = runner_epochs * len(bl.loaders(b, BATCH, 0)[0])
+    WARMUP["iters"] = oc.OneCycleSchedule(steps, 1.0, style="smith").pct_start * steps
 
     def log(msg):
         print(f"[{time.perf_counter() - t_all:6.0f}s] {msg}", flush=True)
@@ -297,7 +316,8 @@ def main() -> None:
         "",
         f"{'LeNet' if ARCH == 'lenet' else ARCH}{' ' + str(MODEL_KW) if MODEL_KW else ''} on {DATASET} ({len(b.train)} training images, full {len(b.test)}-image test set), "
         f"batch {BATCH}, SGD WD {WD:g}, 1cycle (smith style, momentum 0.95 → 0.85) for {runner_epochs} epochs "
-        f"({runner.cache[next(iter(runner.cache))]['iterations']} iterations); {len(seeds)} seeds. "
+        f"({runner.cache[next(iter(runner.cache))]['iterations']} iterations, warm-up "
+        f"{WARMUP['iters']:.0f}); {len(seeds)} seeds. "
         f"Range tests {FINDER['start_lr']:g} → {FINDER['end_lr']:g}, {FINDER['num_iter']} iterations, "
         f"one per seed on the fresh model ({bl.pm(t_find, 1)} s each). {runner.count} training runs"
         + (f" (+ {len(runner.cache) - runner.count} from the --cache file)" if len(runner.cache) > runner.count else "")
