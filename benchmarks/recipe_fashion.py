@@ -181,7 +181,9 @@ def main() -> None:
               + f" | tlf lr {t_lr}", flush=True)
 
     name = args.name or ("recipe" if args.epochs == 3 else f"recipe_{args.epochs}ep")
-    md = [f"## Recipe on Fashion-MNIST, {args.epochs} epochs (issue 7)", "",
+    what = f"{n_train} images, " if args.subset else ""
+    held = f", seeds {seeds[0]}–{seeds[-1]}" if seeds[0] else ""
+    md = [f"## Recipe on Fashion-MNIST, {what}{args.epochs} epochs{held} (issue 7)", "",
           f"`onecycle.search.recipe` (batch size → LR range test → weight decay → momentum) on "
           f"Fashion-MNIST ({n_train} training samples, the standard 10k test set), {arch}, "
           f"{args.epochs} epochs, {args.seeds} seeds ({seeds[0]}–{seeds[-1]}). The peers are torch's `OneCycleLR` at its "
