@@ -246,7 +246,10 @@ def test_search_momentum_dispatch(monkeypatch: pytest.MonkeyPatch, tmp_path: Pat
     assert kw["pairs"] == [(0.95, 0.85), (0.9, 0.8)] and kw["epochs"] == 2
     assert kw["max_lr"] == 0.05 and "momentum" not in kw["schedule"]
     assert json.loads((out / "momentum.json").read_text())["best"] == [0.9, 0.8]
-    assert RunConfig.from_toml(out / "config.toml").schedule.momentum == [0.9, 0.8]
+    written = RunConfig.from_toml(out / "config.toml")
+    assert written.schedule.momentum == [0.9, 0.8]
+    # --epochs is the short runs' length, not the budget: the config keeps its epochs
+    assert written.epochs == RunConfig().epochs
     assert "chosen: (0.9, 0.8)" in capsys.readouterr().out
     # without --epochs: a quarter of the configured budget, as for the weight decay
     code = main(["search", "momentum", "--model", "mlp", "--max-lr", "0.05",

@@ -289,7 +289,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "probabilities (default 0 0.1 0.2 0.3 0.5) or batch sizes")
     p.add_argument("--pairs", type=_momentum_pair, nargs="+", metavar="HIGH:LOW",
                    help="momentum: (high, low) pairs to compare, e.g. 0.95:0.85 0.99:0.9")
-    p.add_argument("--epochs", type=_pos_int, metavar="N",
+    p.add_argument("--epochs", dest="short_epochs", type=_pos_int, metavar="N",
                    help="momentum: epochs of each short 1cycle run (default: a quarter of "
                    "the configured epochs, rounded up; shorter runs favour the most "
                    "aggressive pair)")
@@ -665,7 +665,8 @@ def _search_momentum(args: argparse.Namespace, cfg: RunConfig, argv: Sequence[st
         setup, out, make_opt = _search_setup(cfg)
         train, val, _ = setup.fresh_loaders()
         sched = {k: v for k, v in schedule_options(cfg).items() if k != "momentum"}
-        epochs = args.epochs or default_confirm_epochs(cfg.epochs)
+        # the configured epochs stay the training budget (written to config.toml)
+        epochs = args.short_epochs or default_confirm_epochs(cfg.epochs)
         say(f"momentum search: {setup.model_name} on {setup.bundle.name}, short 1cycle runs of "
             f"{epochs} epoch(s) per momentum pair")
         res = fn(setup.reset_model(), make_opt, setup.loss_fn, train, val,
