@@ -41,6 +41,21 @@ def machine() -> dict[str, Any]:
     }
 
 
+def code_version() -> str:
+    """The commit the benchmark ran at, ``+ uncommitted changes`` when the tree is dirty."""
+    import subprocess
+
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=HERE,
+                              capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "../src", "."], cwd=HERE,
+                               capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown (not a git checkout)"
+    changed = [ln for ln in dirty.splitlines() if "results/" not in ln and "RESULTS.md" not in ln]
+    return head + (" + uncommitted changes" if changed else "")
+
+
 def command() -> str:
     return "python " + " ".join(shlex.quote(a) for a in [os.path.relpath(sys.argv[0])] + sys.argv[1:])
 
@@ -71,11 +86,12 @@ class Timer:
 
 def write(name: str, data: dict[str, Any], markdown: str) -> None:
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    data = {"benchmark": name, "command": command(), "machine": machine(), **data}
+    data = {"benchmark": name, "command": command(), "machine": machine(),
+            "code": code_version(), **data}
     (RESULTS_DIR / f"{name}.json").write_text(json.dumps(data, indent=2, default=float) + "\n")
     m = data["machine"]
     header = (
-        f"\n_Command_: `{data['command']}`  \n"
+        f"\n_Command_: `{data['command']}` (code: {data['code']})  \n"
         f"_Machine_: {m['cpu_count']} cores, torch {m['torch']}, {m['threads']} threads, "
         f"Python {m['python']}, {m['platform']}"
         + (f", OMP_WAIT_POLICY={m['omp_wait_policy']}" if m.get("omp_wait_policy") else "")

@@ -27,7 +27,7 @@ def main() -> None:
     parts = [INTRO]
     found = {p.stem: p for p in (HERE / "results").glob("*.md")}
     names: list[str] = []
-    for name in ORDER:  # "b4_*": every other B4 cross-check, in name order, here
+    for name in ORDER:  # "b4_*", "recipe_*": every other such section, in name order, here
         names += (sorted(n for n in found if n.startswith(name[:-1]) and n not in ORDER)
                   if name.endswith("*") else [name])
     for name in names + sorted(set(found) - set(names)):

@@ -34,7 +34,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import mean_std, setup_threads, write  # noqa: E402
+from common import setup_threads, write  # noqa: E402
 from onecycle import data, models  # noqa: E402
 from onecycle.data import TensorLoader  # noqa: E402
 from onecycle.search import recipe  # noqa: E402
@@ -51,6 +51,18 @@ def _tensors(bundle, split, n=None, seed=0):
         idx = torch.randperm(len(y), generator=g)[:n]
         x, y = x[idx], y[idx]
     return x, y
+
+
+def _finite(xs):
+    return [x for x in xs if x == x]  # NaN: no torch-lr-finder suggestion on that seed
+
+
+def mean_std(xs):
+    """Mean and std over the seeds with a result (NaN for none)."""
+    xs = _finite(xs)
+    if not xs:
+        return float("nan"), float("nan")
+    return statistics.fmean(xs), (statistics.stdev(xs) if len(xs) > 1 else 0.0)
 
 
 def _accuracy(model, x, y, bs=1000):
@@ -120,6 +132,12 @@ def main() -> None:
     if args.quick:
         args.seeds, args.epochs, args.subset = 1, 1, 4000
     setup_threads(2)
+    try:
+        import torch_lr_finder  # noqa: F401
+
+        have_tlf = True
+    except ImportError:
+        have_tlf = False
     bundle = data.load("fashion-mnist")
     train = _tensors(bundle, "train", args.subset)
     val = _tensors(bundle, "val")
@@ -162,6 +180,9 @@ def main() -> None:
         peers = [(LR_LABEL, r.max_lr, 0.0), (WD_LABEL, r.max_lr, r.weight_decay or 0.0)]
         if t_lr is not None:
             peers.insert(0, (TLF_LABEL, t_lr, 0.0))
+        elif have_tlf:  # installed but no suggestion: keep the row aligned with the seeds
+            rows[TLF_LABEL].append(float("nan"))
+            walls[TLF_LABEL].append(float("nan"))
         for label, lr, wd in peers:
             if label == WD_LABEL and not wd:
                 # weight decay 0 is torch's default: the run would repeat the row above
@@ -180,7 +201,9 @@ def main() -> None:
               + " | ".join(f"{k} {v[-1]:.4f}" for k, v in rows.items() if k != "recipe" and v)
               + f" | tlf lr {t_lr}", flush=True)
 
-    name = args.name or ("recipe" if args.epochs == 3 else f"recipe_{args.epochs}ep")
+    name = args.name or (("recipe" if args.epochs == 3 else f"recipe_{args.epochs}ep")
+                         + (f"_n{args.subset}" if args.subset else "")
+                         + (f"_s{args.first_seed}" if args.first_seed else ""))
     what = f"{n_train} images, " if args.subset else ""
     held = f", seeds {seeds[0]}–{seeds[-1]}" if seeds[0] else ""
     md = [f"## Recipe on Fashion-MNIST, {what}{args.epochs} epochs{held} (issue 7)", "",
@@ -197,16 +220,16 @@ def main() -> None:
         if not v:
             continue
         m, s = mean_std(v)
-        wm = statistics.median(walls[k])
-        per = ", ".join(f"{100 * a:.2f}" for a in v)
+        wm = statistics.median(_finite(walls[k]) or [float("nan")])
+        per = ", ".join("–" if a != a else f"{100 * a:.2f}" for a in v)
         md.append(f"| {k} | {100 * m:.2f} ± {100 * s:.2f} % | {per} | {wm:.1f} |")
     ours = mean_std(rows["recipe"])[0]
     md.append("")
     for k, v in rows.items():
         if k != "recipe" and v:
-            d = 100 * (ours - mean_std(v)[0])
             wins = sum(a > b for a, b in zip(rows["recipe"], v))
-            diffs = [100 * (a - b) for a, b in zip(rows["recipe"], v)]
+            diffs = [100 * (a - b) for a, b in zip(rows["recipe"], v) if b == b]
+            d = statistics.fmean(diffs) if diffs else float("nan")
             se = (statistics.stdev(diffs) / len(diffs) ** 0.5) if len(diffs) > 1 else float("nan")
             md.append(f"* recipe − {k}: **{d:+.2f} ± {se:.2f} points** (paired mean ± "
                       f"standard error over seeds; recipe ahead in {wins}/{len(v)} seeds)")
@@ -215,7 +238,8 @@ def main() -> None:
                   f"{', '.join(str(k) for k in reused)}, where this row repeats the row above "
                   "instead of re-running an identical training")
     md.append("* torch-lr-finder's LRs: " + ", ".join("–" if x is None else f"{x:.3g}"
-                                                       for x in tlf_lrs))
+                                                       for x in tlf_lrs)
+              + (" (–: no suggestion, no run)" if have_tlf and None in tlf_lrs else ""))
     md.append("")
     for peer in (TLF_LABEL, LR_LABEL):
         if rows[peer]:

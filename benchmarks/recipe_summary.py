@@ -35,7 +35,12 @@ def _setting(d: dict) -> tuple[str, int, int]:
 
 
 def _cell(ours: list[float], peer: list[float]) -> str:
-    diffs = [100 * (a - b) for a, b in zip(ours, peer)]
+    if len(ours) != len(peer):
+        raise ValueError(f"{len(ours)} recipe results against {len(peer)} peer results: "
+                         "rows must hold one value per seed")
+    diffs = [100 * (a - b) for a, b in zip(ours, peer) if b == b]  # NaN: no peer run
+    if not diffs:
+        return "–"
     m = statistics.fmean(diffs)
     se = statistics.stdev(diffs) / len(diffs) ** 0.5 if len(diffs) > 1 else float("nan")
     wins = sum(x > 0 for x in diffs)
@@ -80,8 +85,11 @@ def main() -> None:
             md.append(_row(f"{name} (`{stem}`)", d["rows"], _seeds(d)))
         seeds = [s for _, d in group for s in _seeds(d)]
         if len(group) > 1 and len(set(seeds)) == len(seeds):
+            # a peer is pooled only when every file has it for every one of its seeds
             pooled = {k: [x for _, d in group for x in d["rows"].get(k, [])]
-                      for k in ("recipe", *PEERS)}
+                      for k in ("recipe", *PEERS)
+                      if all(len(d["rows"].get(k, [])) == len(d["rows"]["recipe"])
+                             for _, d in group)}
             md.append(_row(f"**{name}, pooled**", pooled, sorted(seeds)))
     md += ["", "Commands: each file's own (`benchmarks/results/<file>.md`)."]
     write("recipe_summary", {"files": [s for s, _ in runs]}, "\n".join(md))
