@@ -127,7 +127,8 @@ def momentum_search(
         max_lr: the peak LR of every run (None: found by one range test first).
         pairs: ``(high, low)`` pairs in [0, 1) (default :data:`DEFAULT_MOMENTUM_PAIRS`);
             a single number is a constant momentum.
-        epochs: length of each short run.
+        epochs: length of each short run (default 1, a first look: one-epoch runs favour
+            the most aggressive pair; the recipe uses a quarter of the budget).
         schedule: other ``fit_one_cycle`` options (``style``, ``div``, ...).
         metrics, select, grad_clip: passed to the Trainer / the comparison.
         seed, workers, progress: as for :func:`~onecycle.search.grid_search`.
