@@ -56,6 +56,10 @@ def code_version() -> str:
     return head + (" + uncommitted changes" if changed else "")
 
 
+#: the code the benchmark runs: read when the script starts, not when it writes
+CODE_AT_START = code_version()
+
+
 def command() -> str:
     return "python " + " ".join(shlex.quote(a) for a in [os.path.relpath(sys.argv[0])] + sys.argv[1:])
 
@@ -87,7 +91,7 @@ class Timer:
 def write(name: str, data: dict[str, Any], markdown: str) -> None:
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     data = {"benchmark": name, "command": command(), "machine": machine(),
-            "code": code_version(), **data}
+            "code": CODE_AT_START, **data}
     (RESULTS_DIR / f"{name}.json").write_text(json.dumps(data, indent=2, default=float) + "\n")
     m = data["machine"]
     header = (
