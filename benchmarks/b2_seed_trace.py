@@ -18,7 +18,6 @@ import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_lib as bl  # noqa: E402
@@ -30,16 +29,8 @@ def trace(b, seed: int, epochs: int, lr: float, style: str) -> None:
     m = bl.model("lenet", b, seed)
     opt = bl.sgd(m, lr, 0.9, 5e-4)
     sched = oc.OneCycle(opt, max_lr=lr, total_steps=epochs * len(tr), style=style)
-    losses = []
-    for _ in range(epochs):
-        for x, y in tr:
-            loss = F.cross_entropy(m(x), y)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-            losses.append(loss.item())
-    acc = bl.evaluate(m, te)[1]
+    h = bl.train(m, opt, tr, epochs, sched, te, eval_every_epoch=False, record_losses=True)
+    acc, losses = h["final_acc"], h["losses"]
     means = [round(sum(losses[i:i + 10]) / len(losses[i:i + 10]), 2) for i in range(0, len(losses), 10)]
     print(f"seed {seed}, {epochs} epochs, max_lr {lr:g}, {style}: test accuracy {acc:.2f} %; "
           f"loss per 10 iterations {means}", flush=True)

@@ -118,12 +118,14 @@ def train(
     *,
     eval_every_epoch: bool = True,
     record_hypers: bool = False,
+    record_losses: bool = False,
 ) -> dict[str, Any]:
     """Train ``epochs`` epochs, ``sched.step()`` after every ``opt.step()``.
 
     Stops early on a non-finite (or absurd, > 1e4) training loss: the run is flagged
     ``diverged`` and the model's (chance-level) accuracy is recorded for the remaining
-    epochs. Returns per-epoch test accuracy/loss and the counters.
+    epochs. Returns per-epoch test accuracy/loss and the counters (``record_losses``:
+    also every iteration's training loss, under ``"losses"``).
     """
     spe = len(train_loader)
     hist: dict[str, Any] = {
@@ -133,6 +135,8 @@ def train(
     }
     if record_hypers:
         hist["lr"], hist["momentum"] = [], []
+    if record_losses:
+        hist["losses"] = []
     it = samples = 0
     m.train()
     for ep in range(epochs):
@@ -150,6 +154,8 @@ def train(
                 opt.step()
                 sched.step()
                 lv = loss.item()
+                if record_losses:
+                    hist["losses"].append(lv)
                 it += 1
                 samples += len(y)
                 tot += lv

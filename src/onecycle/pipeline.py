@@ -427,7 +427,7 @@ def confirm_weight_decay(
     max_lr: float,
     options: Mapping[str, Any],
     *,
-    epochs: int | None = None,
+    epochs: int,
     progress: bool | None = None,
 ) -> tuple[float, list[dict[str, Any]], str]:
     """A short 1cycle at ``max_lr`` per weight decay, from the same initial weights and
@@ -436,15 +436,10 @@ def confirm_weight_decay(
 
     The range tests of :func:`weight_decay_check` only bound the weight decay from above:
     in a 100-iteration sweep it shrinks the weights by well under 1 % and cannot show
-    its cost, so the recipe and ``onecycle run`` both confirm with short runs. They last
-    ``epochs`` (default: a quarter of the configured budget, rounded up), because the
-    decay's cost grows with the number of steps.
+    its cost, so the recipe and ``onecycle run`` both confirm with short runs of
+    ``epochs`` each (:func:`confirm_upper_bound` gives a quarter of the budget).
     """
-    from .search._common import default_confirm_epochs
     from .train import Trainer
-
-    if epochs is None:
-        epochs = default_confirm_epochs(setup.config.epochs)
 
     cfg = setup.config
     rows: list[dict[str, Any]] = []

@@ -929,8 +929,9 @@ def confirm_candidates(values: Sequence[float], winner: float, most: int = 4) ->
 
 
 def default_confirm_epochs(budget_epochs: int) -> int:
-    """Length of the weight-decay confirmation runs: a quarter of the budget, rounded up
-    (weight decay acts per step, so its cost grows with the run).
+    """Length of the short runs that decide the weight decay and the momentum: a quarter
+    of the budget, rounded up (weight decay acts per step, so its cost grows with the
+    run; one-epoch runs favour the most aggressive momentum pair).
 
     >>> default_confirm_epochs(3), default_confirm_epochs(8), default_confirm_epochs(10)
     (1, 2, 3)

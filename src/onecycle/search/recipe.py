@@ -7,9 +7,9 @@ The searches are chained in Smith's order:
 2. **learning rate**: an LR range test at that batch size;
 3. **weight decay**: one range test per weight decay (:func:`weight_decay_search`)
    bounds it from above (Smith's rule: the largest value that still trains at a high
-   LR); short 1cycle runs (a quarter of the budget, rounded up) for the
-   winner and the smaller values (at most 4) then decide by validation loss, because in a 100-iteration sweep the decay shrinks the
-   weights by well under 1 % and cannot show its cost (on Fashion-MNIST the range tests
+   LR); short 1cycle runs (a quarter of the budget, rounded up) for the winner and the
+   smaller values (at most 4) then decide by validation loss, because in a 100-iteration
+   sweep the decay shrinks the weights by well under 1 % and cannot show its cost (on Fashion-MNIST the range tests
    chose 1e-2, which cost 2 points against no decay); the max LR is then read from the
    chosen weight decay's curve;
 4. **momentum**: short 1cycle runs per momentum pair (:func:`momentum_search`), as long
