@@ -112,3 +112,47 @@ def _same_but_time(a: str, b: str) -> bool:
     ra, rb = json.loads(a), json.loads(b)
     strip = [[{k: v for k, v in r.items() if k != "wall_time"} for r in x] for x in (ra, rb)]
     return strip[0] == strip[1]
+
+
+def test_group_created_by_the_library_is_destroyed_at_exit(monkeypatch, tmp_path):
+    """A gloo group left alive into interpreter shutdown can abort the process; the
+    context registers an exit hook for a group it created, and the hook destroys it."""
+    from onecycle.train import distributed as D
+
+    hooks, inits = [], []
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    monkeypatch.setattr(D.dist, "is_initialized", lambda: False)
+    monkeypatch.setattr(D.dist, "init_process_group", lambda **kw: inits.append(kw))
+    monkeypatch.setattr(D.dist, "get_rank", lambda: 1)
+    monkeypatch.setattr(D.dist, "get_world_size", lambda: 2)
+    monkeypatch.setattr(D.atexit, "register", hooks.append)
+    ctx = D.DistContext.from_env()
+    assert (ctx.rank, ctx.world_size, ctx.created_group) == (1, 2, True)
+    assert inits == [{"backend": "gloo"}] and hooks == [D._destroy_own_group]
+    monkeypatch.undo()
+
+    # the hook itself, on a real one-process gloo group
+    dist = torch.distributed
+    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'init'}", rank=0,
+                            world_size=1)
+    try:
+        assert dist.is_initialized()
+        D._destroy_own_group()
+        assert not dist.is_initialized()
+        D._destroy_own_group()  # twice (the script destroyed it already): a no-op
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()
+
+
+def test_group_created_by_the_script_is_left_to_the_script(monkeypatch):
+    from onecycle.train import distributed as D
+
+    hooks = []
+    monkeypatch.setattr(D.dist, "is_initialized", lambda: True)
+    monkeypatch.setattr(D.dist, "get_rank", lambda: 0)
+    monkeypatch.setattr(D.dist, "get_world_size", lambda: 2)
+    monkeypatch.setattr(D.atexit, "register", hooks.append)
+    ctx = D.DistContext.from_env()
+    assert (ctx.active, ctx.created_group, hooks) == (True, False, [])
