@@ -360,7 +360,7 @@ def main() -> None:
         f"Targets for ours (`auto`): regret ≤ 0.2 points — {'**met**' if met_regret else '**missed**'} "
         f"({ours['regret']:.2f}); 0 failures — {'**met**' if met_fail else '**missed**'} ({ours['failures']}); "
         f"better than every other method — {'**met**' if better_all else '**missed**'} "
-        f"(best other: {best_other['method']}, regret {best_other['regret']:.2f}, "
+        f"(ranked by failures, then regret; best other: {best_other['method']}, regret {best_other['regret']:.2f}, "
         f"{best_other['failures']} failures).",
         f"Failure: a seed whose pick scores > {FAIL_POINTS} points below the best LR's run of the same "
         "seed, diverges, or gets no suggestion. Regret: best grid mean − mean accuracy at the picks "

@@ -2,7 +2,8 @@
 
 Each benchmark writes ``benchmarks/results/<name>.json`` (numbers) and
 ``benchmarks/results/<name>.md`` (its section of RESULTS.md); ``make_results.py``
-joins the sections into ``benchmarks/RESULTS.md``.
+joins the sections into ``benchmarks/RESULTS.md``. With ``--quick`` they go to
+``benchmarks/results/quick/`` instead.
 """
 
 from __future__ import annotations
@@ -18,7 +19,10 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
-RESULTS_DIR = HERE / "results"
+# a --quick run is a smoke test, not a measurement: it writes under results/quick/
+# (ignored by git and by make_results.py) so it never replaces a full run's section
+QUICK = "--quick" in sys.argv[1:]
+RESULTS_DIR = HERE / "results" / "quick" if QUICK else HERE / "results"
 
 
 def setup_threads(n: int = 2) -> None:
