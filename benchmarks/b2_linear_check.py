@@ -4,7 +4,8 @@ B2 tunes linear decay on the grid 0.01, 0.03, 0.1 (first seed) and reports
 k > 1.5 at 4 epochs because linear decay at 6 epochs stays below 1cycle at 4. This
 script runs the same linear-decay task (B2's own code: LeNet, batch 512, full MNIST,
 one thread per worker, two workers) at other LRs and seeds, so the claim can be
-checked against a finer grid. Results go to ``results/b2_linear_check.{md,json}``.
+checked against a finer grid. Results go to
+``results/b2_linear_check_<dataset>_e<epochs>.{md,json}``.
 
     python benchmarks/b2_linear_check.py --epochs 6 --lrs 0.0178,0.05 --seeds 0,1,2
 """

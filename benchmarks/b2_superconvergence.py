@@ -96,17 +96,16 @@ def k_ratio(base_epochs, base_accs, target_accs, E):
     within one standard error of the difference; k = that / E (None + bound if never).
 
     Returns ``(k, epochs, open, k_low)``: when the baseline was not measured at the epoch
-    counts just below the one that reached the target, the true k lies in
-    ``(k_low, k]``; ``k_low == k`` when there is no such gap (or ``open``: k is a lower
-    bound).
+    counts just below the one that reached the target (the first measured count above 1
+    included), the true k lies in ``(k_low, k]``; ``k_low == k`` when there is no such
+    gap (or ``open``: k is a lower bound).
     """
     tm, _, tse = bl.mean_std_se(target_accs)
-    prev = None
+    prev = 0
     for e, accs in zip(base_epochs, base_accs):
         bm, _, bse = bl.mean_std_se(accs)
         if bm >= tm - math.hypot(tse, bse):
-            gap = prev is not None and prev < e - 1
-            return e / E, e, False, (prev / E if gap else e / E)
+            return e / E, e, False, (prev / E if prev < e - 1 else e / E)
         prev = e
     return max(base_epochs) / E, None, True, max(base_epochs) / E
 
@@ -433,6 +432,9 @@ def main() -> None:
             kl = "–"
         elif kr["open_lin"]:
             kl = f"> {kr['k_lin']:.2f} (not reached at {max(lin_ep)} epochs)"
+        elif kr.get("k_lin_low", kr["k_lin"]) == 0:
+            kl = (f"≤ {kr['k_lin']:.2f} (linear decay needs at most {kr['e_lin']} epochs; "
+                  "fewer not measured)")
         elif kr.get("k_lin_low", kr["k_lin"]) < kr["k_lin"]:
             kl = (f"{kr['k_lin_low']:.2f}–{kr['k_lin']:.2f} (linear decay needs {kr['e_lin']} epochs, "
                   f"more than {round(kr['k_lin_low'] * kr['E'])}; nothing measured between)")

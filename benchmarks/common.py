@@ -21,7 +21,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 # a --quick run is a smoke test, not a measurement: it writes under results/quick/
 # (ignored by git and by make_results.py) so it never replaces a full run's section
-QUICK = "--quick" in sys.argv[1:]
+QUICK = any(a.startswith("--q") and "--quick".startswith(a) for a in sys.argv[1:])  # argparse abbreviates
 RESULTS_DIR = HERE / "results" / "quick" if QUICK else HERE / "results"
 
 

@@ -126,24 +126,51 @@ def test_group_created_by_the_library_is_destroyed_at_exit(monkeypatch, tmp_path
     monkeypatch.setattr(D.dist, "init_process_group", lambda **kw: inits.append(kw))
     monkeypatch.setattr(D.dist, "get_rank", lambda: 1)
     monkeypatch.setattr(D.dist, "get_world_size", lambda: 2)
-    monkeypatch.setattr(D.atexit, "register", hooks.append)
+    monkeypatch.setattr(D.atexit, "register", lambda fn, *a: hooks.append((fn, a)))
     ctx = D.DistContext.from_env()
     assert (ctx.rank, ctx.world_size, ctx.created_group) == (1, 2, True)
-    assert inits == [{"backend": "gloo"}] and hooks == [D._destroy_own_group]
+    assert inits == [{"backend": "gloo"}] and [fn for fn, _ in hooks] == [D._destroy_own_group]
     monkeypatch.undo()
 
     # the hook itself, on a real one-process gloo group
     dist = torch.distributed
-    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'init'}", rank=0,
-                            world_size=1)
+
+    def new_group(name):
+        dist.init_process_group("gloo", init_method=f"file://{tmp_path / name}", rank=0,
+                                world_size=1)
+        return dist.group.WORLD
+
     try:
-        assert dist.is_initialized()
-        D._destroy_own_group()
+        ours = new_group("a")
+        D._destroy_own_group(ours)
         assert not dist.is_initialized()
-        D._destroy_own_group()  # twice (the script destroyed it already): a no-op
+        D._destroy_own_group(ours)  # twice (the script destroyed it already): a no-op
+        # the script destroyed ours and made its own: the hook leaves that one alone
+        theirs = new_group("b")
+        D._destroy_own_group(ours)
+        assert dist.is_initialized() and dist.group.WORLD is theirs
     finally:
         if dist.is_initialized():
             dist.destroy_process_group()
+
+
+def test_no_exit_hook_for_an_nccl_group(monkeypatch):
+    """Destroying an nccl group waits for pending collectives: after a failure on one
+    rank, an exit hook would hang the others."""
+    from onecycle.train import distributed as D
+
+    hooks = []
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("LOCAL_RANK", "0")
+    monkeypatch.setattr(D.dist, "is_initialized", lambda: False)
+    monkeypatch.setattr(D.dist, "is_nccl_available", lambda: True)
+    monkeypatch.setattr(D.dist, "init_process_group", lambda **kw: None)
+    monkeypatch.setattr(D.dist, "get_rank", lambda: 0)
+    monkeypatch.setattr(D.dist, "get_world_size", lambda: 2)
+    monkeypatch.setattr(D.torch.cuda, "set_device", lambda i: None)
+    monkeypatch.setattr(D.atexit, "register", lambda fn, *a: hooks.append(fn))
+    ctx = D.DistContext.from_env(torch.device("cuda"))
+    assert ctx.created_group and hooks == []
 
 
 def test_group_created_by_the_script_is_left_to_the_script(monkeypatch):
@@ -153,6 +180,6 @@ def test_group_created_by_the_script_is_left_to_the_script(monkeypatch):
     monkeypatch.setattr(D.dist, "is_initialized", lambda: True)
     monkeypatch.setattr(D.dist, "get_rank", lambda: 0)
     monkeypatch.setattr(D.dist, "get_world_size", lambda: 2)
-    monkeypatch.setattr(D.atexit, "register", hooks.append)
+    monkeypatch.setattr(D.atexit, "register", lambda fn, *a: hooks.append(fn))
     ctx = D.DistContext.from_env()
     assert (ctx.active, ctx.created_group, hooks) == (True, False, [])

@@ -23,11 +23,13 @@ trainer
 * keeps the schedule identical on all ranks (same ``steps_per_epoch``), all-reduces
   the per-batch loss and the validation sums, so every rank logs the same numbers and
   takes the same stop decisions; only rank 0 writes checkpoints, logs and progress;
-* destroys, at interpreter exit, a process group it created itself, as torch asks of
-  every process (a group the script created is the script's to destroy). Note that
-  torch 2.13's gloo backend can still abort a process during interpreter shutdown
-  after the group was destroyed ("terminate called without an active exception", a
-  few exits in a hundred on our CI machine), when all the work is done and written.
+* destroys, at interpreter exit, a gloo process group it created itself, as torch asks
+  of every process (a group the script created is the script's to destroy; an nccl
+  group is left alone, since destroying it waits for collectives that a failed rank
+  will never join). Note that torch 2.13's gloo backend can still abort a process
+  during interpreter shutdown after the group was destroyed ("terminate called without
+  an active exception", a few exits in a hundred on our CI machine), when all the
+  work is done and written.
 
 Example:
     >>> ctx = DistContext.from_env()      # outside torchrun: a single process
@@ -61,9 +63,11 @@ def env_world_size() -> int:
         return 1
 
 
-def _destroy_own_group() -> None:
-    """``atexit`` hook: destroy the default group while the interpreter is still whole."""
-    if dist.is_available() and dist.is_initialized():
+def _destroy_own_group(group: Any) -> None:
+    """``atexit`` hook: destroy the default group while the interpreter is still whole,
+    if it is still the one we created (a group the script made after destroying ours is
+    the script's)."""
+    if dist.is_available() and dist.is_initialized() and dist.group.WORLD is group:
         dist.destroy_process_group()
 
 
@@ -102,7 +106,10 @@ class DistContext:
         if cuda:
             torch.cuda.set_device(local)
         dist.init_process_group(backend=backend)
-        atexit.register(_destroy_own_group)
+        if backend == "gloo":
+            # not for nccl: there destroy_process_group waits for pending collectives,
+            # so after a failure on one rank the others would hang at exit
+            atexit.register(_destroy_own_group, dist.group.WORLD)
         return cls(dist.get_rank(), dist.get_world_size(), local, True, True)
 
     # ---- collectives (no-ops for a single process) ---------------------------
