@@ -1,0 +1,92 @@
+"""Offline: would trusting a recovery after a spike move ``auto``'s picks on B4's curves?
+
+On Caffe's LeNet (``b2_caffe_check.py``) a 100-iteration range test spikes near 0.04,
+recovers, and diverges for good only near 0.15; ``auto`` stops at the spike and picks
+4x below the paper's LR. The candidate rule here keeps ``auto`` unless the loss, after
+the point where ``tail_cut`` ends the curve, comes back below halfway between the
+starting level and the smoothed minimum on at least ``MIN_RECOVERED`` points before the
+final blow-up; then it picks the last LR before that blow-up divided by 1.5 (never
+below ``auto``). This script reads the range-test curves every B4 run stored
+(``results/b4*.json``: real curves, seeds 0-4) and the grid's best LR of each setting,
+and counts where the rule would change the pick. No training: it says where the rule
+acts, not what it would score. Results go to ``results/finder_recover.{md,json}``.
+
+    python benchmarks/finder_recover_check.py
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import RESULTS_DIR, write  # noqa: E402
+from onecycle.finder import suggest as sg  # noqa: E402
+
+MIN_RECOVERED = 3
+STEP_BACK = 1.5
+
+
+def recover_rule(lrs, losses) -> tuple[float | None, bool]:
+    """``(pick, triggered)`` of the candidate rule on one curve."""
+    a = sg.suggest(lrs, losses, "auto").lr
+    if a is None:
+        return None, False
+    x, y = np.asarray(lrs, float), np.asarray(losses, float)
+    bad = ~np.isfinite(y)
+    if bad.any():
+        k = int(np.argmax(bad))
+        x, y = x[:k], y[:k]
+    _, yc = sg.tail_cut(x, y)
+    c, n = len(yc), len(y)
+    if c >= n:
+        return a, False
+    y0 = float(np.median(y[: max(5, math.ceil(0.05 * n))]))
+    ymin = float(np.min(sg.smooth_curve(yc)))
+    level = ymin + 0.5 * (y0 - ymin)
+    d = n  # the final blow-up: every loss from d on is above the starting level
+    while d - 1 >= c and y[d - 1] > y0:
+        d -= 1
+    if int(np.sum(y[c:d] < level)) >= MIN_RECOVERED and d - 1 > c:
+        return max(a, float(x[d - 1]) / STEP_BACK), True
+    return a, False
+
+
+def main() -> None:
+    rows = []
+    for p in sorted(Path(RESULTS_DIR).glob("b4*.json")):
+        if p.stem == "b4_summary":
+            continue
+        d = json.loads(p.read_text())
+        for c in d["curves"]:
+            auto = sg.suggest(c["lrs"], c["losses"], "auto").lr
+            new, hit = recover_rule(c["lrs"], c["losses"])
+            rows.append({"setting": p.stem, "arch": d.get("arch"), "seed": c["seed"],
+                         "best_lr": d["best_lr"], "auto": auto, "rule": new, "triggered": hit})
+    md = ["## Offline: a recovered-spike rule on B4's stored curves", "",
+          "`auto`'s pick and the candidate rule's (see the script) on every range-test curve B4 "
+          "stored; no training. `*`: the rule acted.", "",
+          "| setting | grid's best LR | picks: auto → rule, seeds 0–4 | changed |",
+          "|---|---:|---|---:|"]
+    by: dict[str, list[dict]] = {}
+    for r in rows:
+        by.setdefault(r["setting"], []).append(r)
+    for name, rs in by.items():
+        cells = ", ".join(
+            "none" if r["auto"] is None else
+            f"{r['auto']:.3g}" + (f" → {r['rule']:.3g}*" if r["triggered"] else "") for r in rs)
+        md.append(f"| {name} | {rs[0]['best_lr']:.3g} | {cells} | "
+                  f"{sum(r['triggered'] for r in rs)} of {len(rs)} |")
+    for arch in sorted({r["arch"] for r in rows}):
+        rs = [r for r in rows if r["arch"] == arch]
+        md.append(f"\n`{arch}`: the rule acts on {sum(r['triggered'] for r in rs)} of {len(rs)} curves.")
+    write("finder_recover", {"rows": rows, "min_recovered": MIN_RECOVERED, "step_back": STEP_BACK},
+          "\n".join(md))
+
+
+if __name__ == "__main__":
+    main()
