@@ -8,7 +8,8 @@ starting level and the smoothed minimum on at least ``MIN_RECOVERED`` points bef
 final blow-up; then it picks the last LR before that blow-up divided by 1.5 (never
 below ``auto``). This script reads the range-test curves every B4 run stored
 (``results/b4*.json``: real curves, seeds 0-4) and the grid's best LR of each setting,
-and counts where the rule would change the pick. No training: it says where the rule
+and counts where the rule would change the pick; also the Caffe LeNet curves it was
+drawn from (``results/b2_caffe_curves.json``, 100 iterations), when present. No training: it says where the rule
 acts, not what it would score. Results go to ``results/finder_recover.{md,json}``.
 
     python benchmarks/finder_recover_check.py
@@ -67,10 +68,18 @@ def main() -> None:
             new, hit = recover_rule(c["lrs"], c["losses"])
             rows.append({"setting": p.stem, "arch": d.get("arch"), "seed": c["seed"],
                          "best_lr": d["best_lr"], "auto": auto, "rule": new, "triggered": hit})
+    cp = Path(RESULTS_DIR) / "b2_caffe_curves.json"  # the curves the rule was drawn from
+    if cp.exists():
+        for c in json.loads(cp.read_text())["curves"]:
+            if c["num_iter"] == 100:
+                new, hit = recover_rule(c["lrs"], c["losses"])
+                rows.append({"setting": "b2_caffe_curves (Caffe LeNet, B2's finder)",
+                             "arch": "caffe_lenet", "seed": c["seed"], "best_lr": None,
+                             "auto": c["auto"], "rule": new, "triggered": hit})
     md = ["## Offline: a recovered-spike rule on B4's stored curves", "",
           "`auto`'s pick and the candidate rule's (see the script) on every range-test curve B4 "
           "stored; no training. `*`: the rule acted.", "",
-          "| setting | grid's best LR | picks: auto → rule, seeds 0–4 | changed |",
+          "| setting | grid's best LR | picks: auto → rule, per seed | changed |",
           "|---|---:|---|---:|"]
     by: dict[str, list[dict]] = {}
     for r in rows:
@@ -79,7 +88,9 @@ def main() -> None:
         cells = ", ".join(
             "none" if r["auto"] is None else
             f"{r['auto']:.3g}" + (f" → {r['rule']:.3g}*" if r["triggered"] else "") for r in rs)
-        md.append(f"| {name} | {rs[0]['best_lr']:.3g} | {cells} | "
+        best = rs[0]["best_lr"]
+        best = "0.1 (the paper's)" if best is None else f"{best:.3g}"
+        md.append(f"| {name} | {best} | {cells} | "
                   f"{sum(r['triggered'] for r in rs)} of {len(rs)} |")
     for arch in sorted({r["arch"] for r in rows}):
         rs = [r for r in rows if r["arch"] == arch]
