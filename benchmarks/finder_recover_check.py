@@ -2,11 +2,13 @@
 
 On Caffe's LeNet (``b2_caffe_check.py``) a 100-iteration range test spikes near 0.04,
 recovers, and diverges for good only near 0.15; ``auto`` stops at the spike and picks
-4x below the paper's LR. The candidate rule here keeps ``auto`` unless the loss, after
-the point where ``tail_cut`` ends the curve, comes back below halfway between the
-starting level and the smoothed minimum on at least ``MIN_RECOVERED`` points before the
-final blow-up; then it picks the last LR before that blow-up divided by 1.5 (never
-below ``auto``). This script reads the range-test curves every B4 run stored
+4x below the paper's LR. The candidate rule here keeps ``auto`` unless
+``onecycle.finder.suggest.spike_recovery`` finds that the loss, after the point where
+``tail_cut`` ends the curve, came back below halfway between the starting level and the
+smoothed minimum on at least ``RECOVERED_POINTS`` points before the final blow-up; then
+it picks the last LR before that blow-up divided by 1.5 (never below ``auto``). (The
+library only mentions such a recovery in ``auto``'s reason; it does not move the pick.)
+This script reads the range-test curves every B4 run stored
 (``results/b4*.json``: real curves, seeds 0-4) and the grid's best LR of each setting,
 and counts where the rule would change the pick; also the Caffe LeNet curves it was
 drawn from (``results/b2_caffe_curves.json``, 100 iterations), when present. No training: it says where the rule
@@ -18,17 +20,14 @@ acts, not what it would score. Results go to ``results/finder_recover.{md,json}`
 from __future__ import annotations
 
 import json
-import math
 import sys
 from pathlib import Path
-
-import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import RESULTS_DIR, write  # noqa: E402
 from onecycle.finder import suggest as sg  # noqa: E402
 
-MIN_RECOVERED = 3
+MIN_RECOVERED = sg.RECOVERED_POINTS
 STEP_BACK = 1.5
 
 
@@ -37,24 +36,10 @@ def recover_rule(lrs, losses) -> tuple[float | None, bool]:
     a = sg.suggest(lrs, losses, "auto").lr
     if a is None:
         return None, False
-    x, y = np.asarray(lrs, float), np.asarray(losses, float)
-    bad = ~np.isfinite(y)
-    if bad.any():
-        k = int(np.argmax(bad))
-        x, y = x[:k], y[:k]
-    _, yc = sg.tail_cut(x, y)
-    c, n = len(yc), len(y)
-    if c >= n:
+    rec = sg.spike_recovery(lrs, losses, min_recovered=MIN_RECOVERED)
+    if rec is None:
         return a, False
-    y0 = float(np.median(y[: max(5, math.ceil(0.05 * n))]))
-    ymin = float(np.min(sg.smooth_curve(yc)))
-    level = ymin + 0.5 * (y0 - ymin)
-    d = n  # the final blow-up: every loss from d on is above the starting level
-    while d - 1 >= c and y[d - 1] > y0:
-        d -= 1
-    if int(np.sum(y[c:d] < level)) >= MIN_RECOVERED and d - 1 > c:
-        return max(a, float(x[d - 1]) / STEP_BACK), True
-    return a, False
+    return max(a, rec.end_lr / STEP_BACK), True
 
 
 def main() -> None:

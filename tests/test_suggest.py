@@ -407,3 +407,82 @@ def test_auto_takes_the_first_minimum_the_loss_rises_clearly_above() -> None:
     # without the bump the same curve keeps its (global) minimum near the dip
     s2 = auto(lrs, base + dip + np.where(t > -0.2, 30.0, 0.0) + rng.normal(0, 0.01, t.size))
     assert s2.lr > 0.1 and "later, lower dip" not in s2.reason
+
+
+# ----------------------------------------------------------------- spike and recovery
+# Caffe's LeNet (benchmarks: b2_caffe_curves) climbs back above its starting level near
+# lr=0.04, comes back down, and blows up for good only near 0.1-0.2. ``auto`` keeps
+# its pick (the minimum before the spike) and says so in its reason.
+
+SPIKE_LRS = np.geomspace(1e-5, 10, 100)
+I_SPIKE = 60  # the first climb-back above the starting level
+
+
+def spike_curve(recovered: int, rng_seed: int = 0) -> np.ndarray:
+    """Descent from 2.3 to ~0.7, a 2-point spike to 3-4, then ``recovered`` points at
+    ~1.0 (below halfway between 2.3 and the minimum), then a blow-up."""
+    rng = np.random.default_rng(rng_seed)
+    down = 2.3 - 1.6 / (1 + np.exp(-(np.arange(I_SPIKE) - 45) / 4.0))
+    tail_len = 100 - I_SPIKE - 2 - recovered
+    blow = 2.5 * np.geomspace(1.5, 1e6, tail_len)
+    y = np.r_[down, [3.0, 4.0], np.full(recovered, 1.0), blow]
+    return y + 0.01 * rng.standard_normal(len(y))
+
+
+def plain_divergence() -> np.ndarray:
+    y = spike_curve(0)
+    y[I_SPIKE:] = 3.0 * np.geomspace(1, 1e6, 100 - I_SPIKE)
+    return y
+
+
+def test_spike_recovery_finds_the_recovered_stretch():
+    from onecycle.finder.suggest import spike_recovery
+
+    y = spike_curve(8)
+    r = spike_recovery(SPIKE_LRS, y)
+    assert r is not None
+    assert r.spike_lr == pytest.approx(SPIKE_LRS[I_SPIKE])
+    assert r.recovered == 8
+    # the last LR before the loss stays above its starting level for good
+    assert r.end_lr == pytest.approx(SPIKE_LRS[I_SPIKE + 2 + 8 - 1])
+
+
+def test_spike_recovery_none_for_plain_divergence_and_too_few_points():
+    from onecycle.finder.suggest import RECOVERED_POINTS, spike_recovery
+
+    assert spike_recovery(SPIKE_LRS, plain_divergence()) is None
+    assert spike_recovery(SPIKE_LRS, spike_curve(RECOVERED_POINTS - 1)) is None
+    assert spike_recovery(SPIKE_LRS, spike_curve(RECOVERED_POINTS)) is not None
+    assert spike_recovery(SPIKE_LRS, clean_valley()[: len(SPIKE_LRS)]) is None  # no tail cut
+    assert spike_recovery(SPIKE_LRS[:5], spike_curve(8)[:5]) is None  # too short
+
+
+def test_auto_mentions_a_recovery_but_keeps_its_pick():
+    rec = auto(SPIKE_LRS, spike_curve(8))
+    plain = auto(SPIKE_LRS, plain_divergence())
+    assert rec.lr == pytest.approx(plain.lr)
+    assert rec.lr < SPIKE_LRS[I_SPIKE]
+    assert "recovered" in rec.reason and "transient" in rec.reason
+    assert f"{SPIKE_LRS[I_SPIKE + 9]:.3g}" in rec.reason
+    assert "recovered" not in plain.reason
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(recovered=st.integers(0, 30), seed=st.integers(0, 10_000),
+       level=st.floats(0.85, 2.2), spike=st.floats(2.4, 50.0))
+def test_auto_pick_never_depends_on_what_follows_the_climb_back(recovered, seed, level, spike):
+    """Whatever the loss does after it first climbs back above its starting level
+    (recovers for any length to any level above the minimum before the spike, or blows
+    up at once), ``auto``'s pick is the same: the recovery is reported, never acted on.
+    (A recovery *below* that minimum is the "later, lower dip" case: the curve's
+    minimum then lies past the spike, and the first-minimum rule handles it.)"""
+    y = spike_curve(recovered, seed)
+    y[I_SPIKE] = spike
+    y[I_SPIKE + 2 : I_SPIKE + 2 + recovered] = level
+    base = plain_divergence()
+    base[:I_SPIKE] = y[:I_SPIKE]
+    base[I_SPIKE] = spike
+    a, b = auto(SPIKE_LRS, y), auto(SPIKE_LRS, base)
+    assert a.lr is not None and b.lr is not None
+    assert a.lr == pytest.approx(b.lr, rel=1e-12)
+    assert a.low == pytest.approx(b.low, rel=1e-12)

@@ -93,11 +93,14 @@ __all__ = [
     "smooth_curve",
     "noise_level",
     "tail_cut",
+    "spike_recovery",
+    "SpikeRecovery",
     "combine_runs",
     "AUTO_DIVIDE",
     "CLIFF_GAP",
     "COARSE_PPD",
     "FIRST_RISE_SE",
+    "RECOVERED_POINTS",
 ]
 
 #: fewer usable points than this and ``auto`` gives no suggestion
@@ -119,6 +122,9 @@ FIRST_RISE_SE = 3.0
 #: ``auto``: sweeps with fewer points per decade than this are "fast": their loss
 #: minimum sits at too high an LR (the net has had fewer steps at each LR)
 COARSE_PPD = 12.0
+#: ``spike_recovery``: a climb-back counts as transient when at least this many raw
+#: losses after it fall back below halfway between the starting level and the minimum
+RECOVERED_POINTS = 3
 #: ``auto``: a descent below this many standard errors of the smoothed curve is "flat"
 #: (pure noise reaches ~10 only about once in a thousand 100-point curves)
 FLAT_SE = 10.0
@@ -354,6 +360,66 @@ def tail_cut(
     return x[:cut], y[:cut]
 
 
+@dataclass(frozen=True)
+class SpikeRecovery:
+    """A climb-back that the loss recovered from (see :func:`spike_recovery`).
+
+    ``spike_lr``: where :func:`tail_cut` ends the curve (the loss back above its
+    starting level); ``end_lr``: the last LR before the loss stays above that level for
+    good; ``recovered``: raw losses in between that came back below halfway between the
+    starting level and the smoothed minimum.
+    """
+
+    spike_lr: float
+    end_lr: float
+    recovered: int
+
+
+def spike_recovery(
+    lrs: Sequence[float] | np.ndarray,
+    losses: Sequence[float] | np.ndarray,
+    *,
+    min_recovered: int = RECOVERED_POINTS,
+) -> SpikeRecovery | None:
+    """The climb-back that ends the curve for :func:`tail_cut`, if the loss recovered from it.
+
+    A range test can spike and then come back down and keep training for a while before
+    it blows up for good: on Caffe's LeNet (MNIST, batch 512, 100 iterations) the loss
+    climbs back near 0.04, recovers, and diverges only at 0.1-0.2, and 1cycle peaks of
+    0.1 trained better than the minimum before the spike on 8 seeds of 8
+    (benchmarks/RESULTS.md). Returns ``None`` when the tail is a plain divergence (or
+    there is no tail). Not used to move ``auto``'s pick: on B4's MLP curves the same
+    pattern appears and peaks at the recovered stretch's end collapsed; ``auto`` only
+    mentions it in its ``reason``.
+
+    >>> lrs = np.geomspace(1e-4, 1, 60)
+    >>> down = np.linspace(2.3, 0.7, 40)
+    >>> spike = np.r_[down, [3.0, 4.0], np.full(10, 1.0), [5.0, 50, 500, 5e3, 5e4, 5e5, 5e6, 5e7]]
+    >>> r = spike_recovery(lrs, spike)
+    >>> r.recovered, bool(r.spike_lr < r.end_lr)
+    (10, True)
+    >>> spike_recovery(lrs, np.r_[down, np.geomspace(3, 3e6, 20)]) is None
+    True
+    """
+    x, y, _ = _prepare(lrs, losses)
+    n = len(y)
+    if n < AUTO_MIN_POINTS:
+        return None
+    _, yc = tail_cut(x, y)
+    c = len(yc)
+    if c >= n or c < 3:
+        return None
+    y0 = float(np.median(y[: max(5, math.ceil(0.05 * n))]))
+    level = (float(np.min(smooth_curve(yc))) + y0) / 2.0
+    d = n  # from d on, every loss stays above the starting level
+    while d - 1 > c and y[d - 1] > y0:
+        d -= 1
+    recovered = int(np.sum(y[c:d] < level))
+    if recovered < int(min_recovered) or d - 1 <= c:
+        return None
+    return SpikeRecovery(float(x[c]), float(x[d - 1]), recovered)
+
+
 def auto(
     lrs: Sequence[float] | np.ndarray,
     losses: Sequence[float] | np.ndarray,
@@ -474,6 +540,14 @@ def auto(
                      f"{COARSE_PPD:g}): the minimum tends to sit at too high an LR; "
                      "raise num_iter or narrow the range")
     conf = _clip(conf, 0.0, 1.0)
+    rec = spike_recovery(x_all, y_all) if cut_tail else None
+    if rec is not None:
+        notes.append(
+            f"the loss climbed back at lr={rec.spike_lr:.3g} but recovered ({rec.recovered} "
+            f"points back below halfway to its minimum) and blew up for good only after "
+            f"lr={rec.end_lr:.3g}: the spike may be transient and a higher peak may train "
+            "faster (on Caffe's LeNet a peak 3-5x above this pick did, on 8 seeds of 8); try "
+            "one 2-3x higher in a short run before trusting it")
     reason = (
         f"smoothed loss minimum at lr={lr_min:.3g} (Smith: the peak LR is the largest that "
         f"still improves the loss)"
