@@ -98,6 +98,7 @@ def proto_budget(lrs, losses, stop_index):
 
 
 PROTOTYPES = {
+    f"auto, raised on a recovered spike (≤ {bl.RECOVER_CAP:g}x)": lambda a, b, c: bl.proto_recover_rule(a, b),
     "minimum / 1 (no cliff rule)": proto_min,
     "minimum / 1.5 (previous default)": lambda a, b, c: proto_min(a, b, c, 1.5),
     f"auto x min(1, warm-up / {KNEE:g})": proto_budget,

@@ -305,3 +305,21 @@ def proto_min_rule(lrs, losses, div: float = 1.5) -> float | None:
     """Prototype max_lr rule (see B4): smoothed-minimum LR of the tail-cut curve / ``div``."""
     x, y = tail_cut(lrs, losses)
     return _sg().minimum(x, y, divide=div).lr
+
+
+#: the recovered-spike prototype may raise ``auto`` by at most this factor
+RECOVER_CAP = 3.0
+
+
+def proto_recover_rule(lrs, losses) -> float | None:
+    """Prototype (issue 6, sixth round): ``auto``, unless the loss recovered after the
+    climb-back that ends ``auto``'s curve (``suggest.spike_recovery``); then the end of
+    the recovered stretch / 1.5, but at most ``RECOVER_CAP`` x ``auto``. Drawn from three
+    Caffe LeNet curves; the cap was chosen after seeing where the uncapped rule lands on
+    B4's MLP curves (``finder_recover_check.py``), so B4's MLP rows are in-sample for it."""
+    sg = _sg()
+    a = sg.suggest(lrs, losses, "auto").lr
+    if a is None:
+        return None
+    rec = sg.spike_recovery(lrs, losses)
+    return a if rec is None else min(max(a, rec.end_lr / 1.5), RECOVER_CAP * a)
