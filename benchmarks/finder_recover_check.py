@@ -11,7 +11,8 @@ library only mentions such a recovery in ``auto``'s reason; it does not move the
 This script reads the range-test curves every B4 run stored
 (``results/b4*.json``: real curves, seeds 0-4) and the grid's best LR of each setting,
 and counts where the rule would change the pick; also the Caffe LeNet curves it was
-drawn from (``results/b2_caffe_curves.json``, 100 iterations), when present. No training: it says where the rule
+drawn from (``results/b2_caffe_curves.json``, 100 iterations), when present, and B1's ten
+MLP curves (``results/b1.json``): how much the rule would widen the spread of the pick. No training: it says where the rule
 acts, not what it would score. Results go to ``results/finder_recover.{md,json}``.
 
     python benchmarks/finder_recover_check.py
@@ -20,6 +21,7 @@ acts, not what it would score. Results go to ``results/finder_recover.{md,json}`
 from __future__ import annotations
 
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -80,7 +82,27 @@ def main() -> None:
     for arch in sorted({r["arch"] for r in rows}):
         rs = [r for r in rows if r["arch"] == arch]
         md.append(f"\n`{arch}`: the rule acts on {sum(r['triggered'] for r in rs)} of {len(rs)} curves.")
-    write("finder_recover", {"rows": rows, "min_recovered": MIN_RECOVERED, "step_back": STEP_BACK},
+    b1p = Path(RESULTS_DIR) / "b1.json"  # B1's ten MLP curves: does the rule widen the spread?
+    b1 = {}
+    if b1p.exists():
+        import statistics
+
+        import bench_lib as bl
+
+        runs = json.loads(b1p.read_text())["runs"]
+        picks = {"auto": [sg.suggest(r["lrs"], r["losses"], "auto").lr for r in runs],
+                 "rule": [recover_rule(r["lrs"], r["losses"])[0] for r in runs],
+                 f"rule capped at {bl.RECOVER_CAP:g}x auto (the B4 prototype)":
+                     [bl.proto_recover_rule(r["lrs"], r["losses"]) for r in runs]}
+        b1 = dict(picks)
+        md += ["", f"B1's {len(runs)} MLP range tests (seeds 0–{len(runs) - 1}): standard deviation of "
+               "log10(pick) over seeds, and the seeds whose pick the rule moves:", ""]
+        for k, v in picks.items():
+            sd = statistics.stdev(math.log10(x) for x in v)
+            moved = sum(abs(x - a) > 1e-12 * a for x, a in zip(v, picks["auto"]))
+            md.append(f"* {k}: {sd:.3f} (a factor {10 ** sd:.2f}); moved on {moved} of {len(v)} seeds")
+    write("finder_recover", {"rows": rows, "b1_picks": b1, "min_recovered": MIN_RECOVERED,
+                            "step_back": STEP_BACK},
           "\n".join(md))
 
 
