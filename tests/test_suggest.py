@@ -453,8 +453,37 @@ def test_spike_recovery_none_for_plain_divergence_and_too_few_points():
     assert spike_recovery(SPIKE_LRS, plain_divergence()) is None
     assert spike_recovery(SPIKE_LRS, spike_curve(RECOVERED_POINTS - 1)) is None
     assert spike_recovery(SPIKE_LRS, spike_curve(RECOVERED_POINTS)) is not None
-    assert spike_recovery(SPIKE_LRS, clean_valley()[: len(SPIKE_LRS)]) is None  # no tail cut
+    still_falling = 2.3 - 1.6 / (1 + np.exp(-(np.arange(100) - 70) / 6.0))
+    assert len(tail_cut(SPIKE_LRS, still_falling)[0]) == 100  # no tail to recover from
+    assert spike_recovery(SPIKE_LRS, still_falling) is None
     assert spike_recovery(SPIKE_LRS[:5], spike_curve(8)[:5]) is None  # too short
+
+
+def test_spike_recovery_counts_only_points_below_halfway():
+    """Back below the starting level (2.3) is not enough: the points must come back
+    below halfway between it and the minimum (~0.7), i.e. below ~1.5."""
+    from onecycle.finder.suggest import spike_recovery
+
+    y = spike_curve(8)
+    y[I_SPIKE + 2 : I_SPIKE + 10] = 2.0  # below the start, above halfway
+    assert spike_recovery(SPIKE_LRS, y) is None
+    y[I_SPIKE + 2 : I_SPIKE + 5] = 1.4  # three points below halfway
+    r = spike_recovery(SPIKE_LRS, y)
+    assert r is not None and r.recovered == 3
+
+
+def test_spike_recovery_says_whether_the_loss_blew_up():
+    from onecycle.finder.suggest import spike_recovery
+
+    nan_tail = spike_curve(8)
+    nan_tail[I_SPIKE + 10 :] = np.nan  # recovered, then NaN: the finder's blow-up
+    r = spike_recovery(SPIKE_LRS, nan_tail)
+    assert r is not None and r.blew_up and r.recovered == 8
+    assert r.end_lr == pytest.approx(SPIKE_LRS[I_SPIKE + 9])
+    ended = spike_curve(8)[: I_SPIKE + 10]  # the sweep stops inside the recovered stretch
+    r = spike_recovery(SPIKE_LRS[: I_SPIKE + 10], ended)
+    assert r is not None and not r.blew_up
+    assert "until the sweep ended" in auto(SPIKE_LRS[: I_SPIKE + 10], ended).reason
 
 
 def test_auto_mentions_a_recovery_but_keeps_its_pick():

@@ -364,15 +364,18 @@ def tail_cut(
 class SpikeRecovery:
     """A climb-back that the loss recovered from (see :func:`spike_recovery`).
 
-    ``spike_lr``: where :func:`tail_cut` ends the curve (the loss back above its
-    starting level); ``end_lr``: the last LR before the loss stays above that level for
-    good; ``recovered``: raw losses in between that came back below halfway between the
-    starting level and the smoothed minimum.
+    ``spike_lr``: the first LR whose loss is back above the starting level, where
+    :func:`tail_cut` ends the curve; ``end_lr``: the last LR of the recovered stretch
+    (after it every loss stays above the starting level, or is non-finite, or the sweep
+    ends); ``recovered``: raw losses in between that came back below halfway between the
+    starting level and the smoothed minimum; ``blew_up``: False when the sweep simply
+    ended inside the recovered stretch.
     """
 
     spike_lr: float
     end_lr: float
     recovered: int
+    blew_up: bool = True
 
 
 def spike_recovery(
@@ -383,26 +386,29 @@ def spike_recovery(
 ) -> SpikeRecovery | None:
     """The climb-back that ends the curve for :func:`tail_cut`, if the loss recovered from it.
 
-    A range test can spike and then come back down and keep training for a while before
-    it blows up for good: on Caffe's LeNet (MNIST, batch 512, 100 iterations) the loss
-    climbs back near 0.04, recovers, and diverges only at 0.1-0.2, and 1cycle peaks of
-    0.1 trained better than the minimum before the spike on 8 seeds of 8
-    (benchmarks/RESULTS.md). Returns ``None`` when the tail is a plain divergence (or
-    there is no tail). Not used to move ``auto``'s pick: on B4's MLP curves the same
-    pattern appears and peaks at the recovered stretch's end collapsed; ``auto`` only
-    mentions it in its ``reason``.
+    A range test can spike, come back down and keep training for a while before it
+    blows up for good. On Caffe's LeNet (MNIST, batch 512, 100 iterations from 1e-5) two
+    of three stored curves do this: they climb back near 0.04-0.06, recover, and diverge
+    only at 0.15-0.2; there, 1cycle peaks of 0.1 trained better than the minimum before
+    the spike (on 8 seeds of 8, benchmarks/RESULTS.md). Returns ``None`` when the tail
+    is a plain divergence, when fewer than ``min_recovered`` points recovered, or when
+    there is no tail. Not used to move ``auto``'s pick: B4's MLP curves show the same
+    pattern on 7 of 15 seeds, and there the recovered stretch ends at 0.23-1.07, partly
+    beyond the LRs where those MLPs collapse in training (0.56 and up); ``auto`` only
+    mentions a recovery in its ``reason``.
 
     >>> lrs = np.geomspace(1e-4, 1, 60)
     >>> down = np.linspace(2.3, 0.7, 40)
     >>> spike = np.r_[down, [3.0, 4.0], np.full(10, 1.0), [5.0, 50, 500, 5e3, 5e4, 5e5, 5e6, 5e7]]
     >>> r = spike_recovery(lrs, spike)
-    >>> r.recovered, bool(r.spike_lr < r.end_lr)
-    (10, True)
+    >>> r.recovered, bool(r.spike_lr < r.end_lr), r.blew_up
+    (10, True, True)
     >>> spike_recovery(lrs, np.r_[down, np.geomspace(3, 3e6, 20)]) is None
     True
     """
     x, y, _ = _prepare(lrs, losses)
     n = len(y)
+    went_non_finite = n < len(np.asarray(losses))
     if n < AUTO_MIN_POINTS:
         return None
     _, yc = tail_cut(x, y)
@@ -417,7 +423,7 @@ def spike_recovery(
     recovered = int(np.sum(y[c:d] < level))
     if recovered < int(min_recovered) or d - 1 <= c:
         return None
-    return SpikeRecovery(float(x[c]), float(x[d - 1]), recovered)
+    return SpikeRecovery(float(x[c]), float(x[d - 1]), recovered, d < n or went_non_finite)
 
 
 def auto(
@@ -543,11 +549,14 @@ def auto(
     rec = spike_recovery(x_all, y_all) if cut_tail else None
     if rec is not None:
         notes.append(
-            f"the loss climbed back at lr={rec.spike_lr:.3g} but recovered ({rec.recovered} "
-            f"points back below halfway to its minimum) and blew up for good only after "
-            f"lr={rec.end_lr:.3g}: the spike may be transient and a higher peak may train "
-            "faster (on Caffe's LeNet a peak 3-5x above this pick did, on 8 seeds of 8); try "
-            "one 2-3x higher in a short run before trusting it")
+            f"after that climb-back the loss recovered ({rec.recovered} points back below "
+            "halfway to its minimum) "
+            + (f"and blew up for good only after lr={rec.end_lr:.3g}" if rec.blew_up
+               else f"until the sweep ended at lr={rec.end_lr:.3g}")
+            + ": the spike may be transient and a higher peak may train faster (on Caffe's "
+            "LeNet, where such curves occur, a peak 3-5x above this pick did on 8 seeds of 8; "
+            "on MLPs it helped less and varied more between seeds); try one 2-3x higher in a "
+            "short run before trusting it")
     reason = (
         f"smoothed loss minimum at lr={lr_min:.3g} (Smith: the peak LR is the largest that "
         f"still improves the loss)"
