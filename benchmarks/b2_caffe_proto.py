@@ -25,13 +25,11 @@ import time  # noqa: E402
 from concurrent.futures import ProcessPoolExecutor  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-import torch  # noqa: E402
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import b2_caffe_check as cc  # noqa: E402
+import b2_caffe_curves as curves  # noqa: E402
 import bench_lib as bl  # noqa: E402
 from common import RESULTS_DIR, write  # noqa: E402
-from onecycle.finder import lr_find  # noqa: E402
 
 b2 = cc.b2
 SEEDS = range(8)
@@ -39,19 +37,12 @@ HELD_OUT = range(3, 8)
 
 
 def _seed(seed: int) -> dict:
-    if "b" not in b2._WORKER:
-        b2._init_worker("mnist", False, 1)
-    b2.ARCH = cc.ARCH
-    b = b2._WORKER["b"]
-    tr, _ = bl.loaders(b, b2.BATCH, seed)
-    m = bl.model(cc.ARCH, b, seed)
-    opt = bl.sgd(m, 0.01, b2.MOM, b2.WD)
-    res = lr_find(m, opt, torch.nn.functional.cross_entropy, tr, seed=seed, progress=False,
-                  **b2.FINDER)
-    auto = res.suggest("auto").lr
-    proto = bl.proto_recover_rule(res.lrs, res.losses)
+    c = curves._curve((seed, cc.b2.FINDER["num_iter"]))  # B2's finder on Caffe's LeNet
+    auto = c["auto"]
+    proto = bl.proto_recover_rule(c["lrs"], c["losses"])
     out = {"seed": seed, "auto": auto, "proto": proto, "proto_acc": None, "proto_diverged": None}
     if proto != auto:
+        b2.ARCH = cc.ARCH
         h = b2._task("cycle", seed, cc.EPOCHS, ("smith", proto))
         out["proto_acc"], out["proto_diverged"] = h["final_acc"], h["diverged"]
     return out
@@ -60,12 +51,11 @@ def _seed(seed: int) -> dict:
 def _stored() -> dict[int, dict]:
     """Per seed: auto's LR and accuracy, and the accuracy at 0.1, from the earlier runs."""
     got: dict[int, dict] = {}
-    d = json.loads((Path(RESULTS_DIR) / "b2_caffe_mnist.json").read_text())
-    for s, a, p in zip(d["seeds"], d["auto"], d["paper"]):
-        got[s] = {"auto": a["finder"]["auto"], "auto_acc": a["cycle"]["final_acc"], "paper_acc": p["final_acc"]}
-    d = json.loads((Path(RESULTS_DIR) / "b2_caffe_seeds.json").read_text())
-    for s, a, p in zip(d["seeds"], d["auto"], d["paper"]):
-        got[s] = {"auto": a["finder"]["auto"], "auto_acc": a["cycle"]["final_acc"], "paper_acc": p["final_acc"]}
+    for name in ("b2_caffe_mnist.json", "b2_caffe_seeds.json"):
+        d = json.loads((Path(RESULTS_DIR) / name).read_text())
+        for s, a, p in zip(d["seeds"], d["auto"], d["paper"]):
+            got[s] = {"auto": a["finder"]["auto"], "auto_acc": a["cycle"]["final_acc"],
+                      "paper_acc": p["final_acc"]}
     return got
 
 

@@ -309,17 +309,23 @@ def proto_min_rule(lrs, losses, div: float = 1.5) -> float | None:
 
 #: the recovered-spike prototype may raise ``auto`` by at most this factor
 RECOVER_CAP = 3.0
+#: ... and steps back this far from the end of the recovered stretch
+RECOVER_STEP_BACK = 1.5
 
 
-def proto_recover_rule(lrs, losses) -> float | None:
+def proto_recover_rule(lrs, losses, cap: float | None = RECOVER_CAP) -> float | None:
     """Prototype (issue 6, sixth round): ``auto``, unless the loss recovered after the
     climb-back that ends ``auto``'s curve (``suggest.spike_recovery``); then the end of
-    the recovered stretch / 1.5, but at most ``RECOVER_CAP`` x ``auto``. Drawn from three
-    Caffe LeNet curves; the cap was chosen after seeing where the uncapped rule lands on
-    B4's MLP curves (``finder_recover_check.py``), so B4's MLP rows are in-sample for it."""
+    the recovered stretch / 1.5, but at most ``cap`` x ``auto`` (``None``: no cap). Drawn
+    from three Caffe LeNet curves; the cap was chosen after seeing where the uncapped
+    rule lands on B4's MLP curves (``finder_recover_check.py``), so B4's MLP rows are
+    in-sample for it."""
     sg = _sg()
     a = sg.suggest(lrs, losses, "auto").lr
     if a is None:
         return None
     rec = sg.spike_recovery(lrs, losses)
-    return a if rec is None else min(max(a, rec.end_lr / 1.5), RECOVER_CAP * a)
+    if rec is None:
+        return a
+    lr = max(a, rec.end_lr / RECOVER_STEP_BACK)
+    return lr if cap is None else min(lr, cap * a)

@@ -6,14 +6,17 @@ recovers, and diverges for good only near 0.15; ``auto`` stops at the spike and 
 ``onecycle.finder.suggest.spike_recovery`` finds that the loss, after the point where
 ``tail_cut`` ends the curve, came back below halfway between the starting level and the
 smoothed minimum on at least ``RECOVERED_POINTS`` points before the final blow-up; then
-it picks the last LR before that blow-up divided by 1.5 (never below ``auto``). (The
-library only mentions such a recovery in ``auto``'s reason; it does not move the pick.)
-This script reads the range-test curves every B4 run stored
-(``results/b4*.json``: real curves, seeds 0-4) and the grid's best LR of each setting,
-and counts where the rule would change the pick; also the Caffe LeNet curves it was
-drawn from (``results/b2_caffe_curves.json``, 100 iterations), when present, and B1's ten
-MLP curves (``results/b1.json``): how much the rule would widen the spread of the pick. No training: it says where the rule
-acts, not what it would score. Results go to ``results/finder_recover.{md,json}``.
+it picks the last LR before that blow-up divided by 1.5, never below ``auto``: the
+uncapped form of ``bench_lib.proto_recover_rule``. (The library only mentions such a
+recovery in ``auto``'s reason; it does not move the pick.)
+
+This script reads the range-test curves every B4 run stored (``results/b4*.json``: real
+curves, seeds 0-4) and each setting's best grid LR, and counts where the rule would
+change the pick; also the Caffe LeNet curves it was drawn from
+(``results/b2_caffe_curves.json``, 100 iterations) and B1's ten MLP curves
+(``results/b1.json``: how much the rule and the capped prototype widen the spread of the
+pick), when present. No training: it says where the rule acts, not what it would score.
+Results go to ``results/finder_recover.{md,json}``.
 
     python benchmarks/finder_recover_check.py
 """
@@ -22,26 +25,21 @@ from __future__ import annotations
 
 import json
 import math
+import statistics
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bench_lib as bl  # noqa: E402
 from common import RESULTS_DIR, write  # noqa: E402
 from onecycle.finder import suggest as sg  # noqa: E402
 
-MIN_RECOVERED = sg.RECOVERED_POINTS
-STEP_BACK = 1.5
-
 
 def recover_rule(lrs, losses) -> tuple[float | None, bool]:
-    """``(pick, triggered)`` of the candidate rule on one curve."""
-    a = sg.suggest(lrs, losses, "auto").lr
-    if a is None:
-        return None, False
-    rec = sg.spike_recovery(lrs, losses, min_recovered=MIN_RECOVERED)
-    if rec is None:
-        return a, False
-    return max(a, rec.end_lr / STEP_BACK), True
+    """``(pick, triggered)`` of the uncapped rule on one curve (``triggered``: a recovery
+    was found, whether or not it moved the pick)."""
+    pick = bl.proto_recover_rule(lrs, losses, cap=None)
+    return pick, pick is not None and sg.spike_recovery(lrs, losses) is not None
 
 
 def main() -> None:
@@ -83,26 +81,22 @@ def main() -> None:
         rs = [r for r in rows if r["arch"] == arch]
         md.append(f"\n`{arch}`: the rule acts on {sum(r['triggered'] for r in rs)} of {len(rs)} curves.")
     b1p = Path(RESULTS_DIR) / "b1.json"  # B1's ten MLP curves: does the rule widen the spread?
-    b1 = {}
+    b1: dict[str, list] = {}
     if b1p.exists():
-        import statistics
-
-        import bench_lib as bl
-
         runs = json.loads(b1p.read_text())["runs"]
-        picks = {"auto": [sg.suggest(r["lrs"], r["losses"], "auto").lr for r in runs],
+        b1 = {"auto": [sg.suggest(r["lrs"], r["losses"], "auto").lr for r in runs],
                  "rule": [recover_rule(r["lrs"], r["losses"])[0] for r in runs],
                  f"rule capped at {bl.RECOVER_CAP:g}x auto (the B4 prototype)":
                      [bl.proto_recover_rule(r["lrs"], r["losses"]) for r in runs]}
-        b1 = dict(picks)
         md += ["", f"B1's {len(runs)} MLP range tests (seeds 0–{len(runs) - 1}): standard deviation of "
                "log10(pick) over seeds, and the seeds whose pick the rule moves:", ""]
-        for k, v in picks.items():
+        for k, v in b1.items():
             sd = statistics.stdev(math.log10(x) for x in v)
-            moved = sum(abs(x - a) > 1e-12 * a for x, a in zip(v, picks["auto"]))
+            moved = sum(abs(x - a) > 1e-12 * a for x, a in zip(v, b1["auto"]))
             md.append(f"* {k}: {sd:.3f} (a factor {10 ** sd:.2f}); moved on {moved} of {len(v)} seeds")
-    write("finder_recover", {"rows": rows, "b1_picks": b1, "min_recovered": MIN_RECOVERED,
-                            "step_back": STEP_BACK},
+    write("finder_recover", {"rows": rows, "b1_picks": b1,
+                             "min_recovered": sg.RECOVERED_POINTS,
+                             "step_back": bl.RECOVER_STEP_BACK},
           "\n".join(md))
 
 

@@ -410,9 +410,10 @@ def test_auto_takes_the_first_minimum_the_loss_rises_clearly_above() -> None:
 
 
 # ----------------------------------------------------------------- spike and recovery
-# Caffe's LeNet (benchmarks: b2_caffe_curves) climbs back above its starting level near
-# lr=0.04, comes back down, and blows up for good only near 0.1-0.2. ``auto`` keeps
-# its pick (the minimum before the spike) and says so in its reason.
+# Caffe's LeNet (benchmarks: b2_caffe_curves, 2 of 3 curves) climbs back above its
+# starting level near lr=0.04-0.06, comes back down, and blows up for good only near
+# 0.15-0.2. ``auto`` keeps its pick (the minimum before the spike) and says so in its
+# reason.
 
 SPIKE_LRS = np.geomspace(1e-5, 10, 100)
 I_SPIKE = 60  # the first climb-back above the starting level
