@@ -8,10 +8,10 @@ from __future__ import annotations
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ORDER = ["summary", "b0", "b1", "b2", "b3", "b2_caffe_mnist", "b2_*", "b4", "b4_summary", "b4_*", "finder_*", "b5", "b6", "recipe",
+ORDER = ["summary", "b0", "b1", "b2", "b3", "b2_caffe_mnist", "b2_paper_*", "b2_*", "b4", "b4_summary", "b4_*", "finder_*", "b5", "b6", "recipe",
          "recipe_summary", "recipe_*"]
 #: sections shown only when they exist (cross-checks), no "not run yet" placeholder
-OPTIONAL = {"b2_caffe_mnist", "b4_summary", "recipe_summary"}
+OPTIONAL = {"b2_caffe_mnist", "b2_paper_*", "b4_summary", "recipe_summary"}
 
 INTRO = """# Benchmark results
 
