@@ -107,11 +107,16 @@ def main() -> None:
     ap.add_argument("--budgets", type=int, nargs="+", default=[4, 6, 8, 12])
     ap.add_argument("--paper-lr", type=float, default=None,
                     help="also run the cycles at this hand-picked peak (the paper's: 0.1)")
+    ap.add_argument("--no-auto", action="store_true",
+                    help="no cycles at the finder's pick (the finder still runs; its picks are "
+                         "reported): with --paper-lr, the paper's comparison alone")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--quick", action="store_true",
                     help="smoke run: 10240 training / 2000 test images (results not comparable)")
     ap.add_argument("--cache", default=None, help="JSON file of finished runs (resumable)")
     args = ap.parse_args()
+    if args.no_auto and not args.paper_lr:
+        ap.error("--no-auto needs --paper-lr (there would be no cycle to compare)")
     seeds = list(range(args.seeds))
     budgets = sorted(set(args.budgets))
     store = _Store(args.cache, {"arch": args.arch, "bench": "b2_paper", "quick": args.quick})
@@ -120,14 +125,14 @@ def main() -> None:
         return [("cycle", seed, E, lr) for E in sorted(budgets, reverse=True)]
 
     def after(job, res):
-        return cycles(job[1], res["auto"]) if job[0] == "finder" else []
+        return cycles(job[1], res["auto"]) if job[0] == "finder" and not args.no_auto else []
 
     # The long inv runs first, so they do not end up last on one worker.
     jobs = [("inv", s, args.inv_epochs, None) for s in seeds] + [("finder", s, 0, None) for s in seeds]
     if args.paper_lr:
         jobs += [j for s in seeds for j in cycles(s, args.paper_lr)]
     for s in seeds:  # a resumed run: the finders are stored, their cycles may not be
-        if _key(("finder", s, 0, None)) in store.runs:
+        if _key(("finder", s, 0, None)) in store.runs and not args.no_auto:
             jobs += cycles(s, store.runs[_key(("finder", s, 0, None))]["auto"])
     t0 = time.perf_counter()
     _run_all(args, jobs, store, after)
@@ -138,8 +143,9 @@ def main() -> None:
     finders = [get(_key(("finder", s, 0, None))) for s in seeds]
     inv_ep = list(range(1, args.inv_epochs + 1))
     inv_accs = [[h["test_acc"][e - 1] for h in inv] for e in inv_ep]
-    peaks = {"finder `auto` (" + ", ".join(f"{f['auto']:.3g}" for f in finders) + ")":
-             [f["auto"] for f in finders]}
+    peaks = {} if args.no_auto else {
+        "finder `auto` (" + ", ".join(f"{f['auto']:.3g}" for f in finders) + ")":
+            [f["auto"] for f in finders]}
     if args.paper_lr:
         peaks[f"hand-picked peak {args.paper_lr:g}"] = [args.paper_lr] * len(seeds)
     ks = []
@@ -164,7 +170,7 @@ def main() -> None:
     div = sum(r["diverged"] for r in ks) + sum(h["diverged"] for h in inv)
     spe = inv[0]["iteration"][0]
     busy = sum(h.get("train_time", 0.0) + h.get("eval_time", 0.0) + h.get("time", 0.0)
-               for h in store.runs.values())
+               for key, h in store.runs.items() if int(key.split(":")[1]) in seeds)
     name = f"b2_paper_{args.arch}" + ("_quick" if args.quick else "")
     data = ("a 10240-image subset of MNIST, 2000 test images (--quick: a smoke run)" if args.quick
             else "full MNIST (54000 training, 10000 test images)")
@@ -176,8 +182,12 @@ def main() -> None:
         f"0.9 (cycled 0.95 → 0.85), WD 5e-4, seeds {seeds[0]}–{seeds[-1]}. Caffe inv (lr 0.01) for "
         f"{args.inv_epochs} epochs ({inv[0]['iterations']} iterations; Smith's baseline was 85 "
         "epochs, about Caffe's 10,000-iteration LeNet solver), evaluated after every epoch. "
-        "1cycle (smith style) per budget, peak from the finder's `auto` on each seed's fresh "
-        f"model. Test accuracy %, mean ± std. The runs' own times (training, evaluation, "
+        "1cycle (smith style) per budget, "
+        + ("at the hand-picked peak only (the finder's `auto` picks, not trained: "
+           + ", ".join(f"{f['auto']:.3g}" for f in finders) + ")" if args.no_auto
+           else "peak from the finder's `auto` on each seed's fresh model"
+           + (f", and at the hand-picked peak {args.paper_lr:g}" if args.paper_lr else ""))
+        + f". Test accuracy %, mean ± std. The runs' own times (training, evaluation, "
         f"finder) sum to {busy / 60:.1f} min over 2 worker processes × 1 thread"
         + (f"; this invocation ran for {wall / 60:.1f} min" if wall > 60 else
            " (this invocation read them all from its cache)") + ".",
