@@ -254,6 +254,8 @@ def _plot(png: Path, arch: str, inv_ep, inv_accs, rows) -> None:
     sd = np.array([np.std(a, ddof=1) if len(a) > 1 else 0.0 for a in inv_accs])
     ax.plot(inv_ep, mu, color="k", label="Caffe inv (lr 0.01)")
     ax.fill_between(inv_ep, mu - sd, mu + sd, color="k", alpha=0.15)
+    ax.axhline(mu[-1], color="k", ls=":", lw=0.8,
+               label=f"inv's final mean ({len(inv_ep)} epochs): the paper's reading of k")
     colors = ["tab:red", "tab:purple"]
     for i, label in enumerate(dict.fromkeys(r["peak"] for r in rows)):
         pts = [(r["epochs"], r["accs"]) for r in rows if r["peak"] == label]
@@ -271,7 +273,7 @@ def _plot(png: Path, arch: str, inv_ep, inv_accs, rows) -> None:
     ax.set_title(f"MNIST, {arch}, batch {b2.BATCH}: 1cycle vs {len(inv_ep)} epochs of inv "
                  "(mean ± std over seeds)", fontsize=9)
     ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=7, loc="lower right")
+    ax.legend(fontsize=7, loc="upper left")
     fig.tight_layout()
     png.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(png)
