@@ -11,7 +11,7 @@ HERE = Path(__file__).resolve().parent
 ORDER = ["summary", "b0", "b1", "b2", "b3", "b2_caffe_mnist", "b2_paper_*", "b2_*", "b4", "b4_summary", "b4_*", "finder_*", "b5", "b6", "recipe",
          "recipe_summary", "recipe_*"]
 #: sections shown only when they exist (cross-checks), no "not run yet" placeholder
-OPTIONAL = {"b2_caffe_mnist", "b2_paper_*", "b4_summary", "recipe_summary"}
+OPTIONAL = {"b2_caffe_mnist", "b4_summary", "recipe_summary"}
 
 INTRO = """# Benchmark results
 
@@ -28,7 +28,9 @@ def main() -> None:
     found = {p.stem: p for p in (HERE / "results").glob("*.md")}
     names: list[str] = []
     for name in ORDER:  # "b4_*", "recipe_*": every other such section, in name order, here
-        names += (sorted(n for n in found if n.startswith(name[:-1]) and n not in ORDER)
+        # a section matched by an earlier, narrower pattern ("b2_paper_*" before "b2_*") once
+        names += (sorted(n for n in found
+                         if n.startswith(name[:-1]) and n not in ORDER and n not in names)
                   if name.endswith("*") else [name])
     for name in names + sorted(set(found) - set(names)):
         if name in found:
