@@ -61,11 +61,7 @@ def _job(arch: str, quick: bool, job: tuple) -> dict:
     if "b" not in b2._WORKER:
         b2._init_worker("mnist", quick, 1)
     b2.ARCH = arch
-    if kind == "finder":
-        return b2._task("finder", seed, 0, None)
-    if kind == "cycle":
-        return b2._task("cycle", seed, epochs, ("smith", lr))
-    return b2._task("inv", seed, epochs, None)
+    return b2._task(kind, seed, epochs, ("smith", lr) if kind == "cycle" else None)
 
 
 def _key(job: tuple) -> str:
@@ -92,11 +88,10 @@ class _Store:
             tmp.replace(self.path)
 
 
-def _run_all(args, jobs: list[tuple], store: _Store, then=None) -> list[str]:
-    """Run the jobs not in ``store`` (longest first); ``then(job, result)`` may return
+def _run_all(args, todo: list[tuple], store: _Store, then=None) -> list[str]:
+    """Run ``todo`` (longest first) into ``store``; ``then(job, result)`` may return
     further jobs (a finder's pick starts its seed's cycles). A failed job is reported and
     the others still finish and are stored; returns the failed jobs' keys."""
-    todo = [j for j in jobs if _key(j) not in store.runs]
     failed: list[str] = []
     with ProcessPoolExecutor(args.workers) as ex:
         pending = {ex.submit(_job, args.arch, args.quick, j): j for j in todo}
@@ -161,7 +156,7 @@ def main() -> None:
             jobs += cycles(s, store.runs[_key(("finder", s, 0, None))]["auto"])
     t0 = time.perf_counter()
     todo = [j for j in jobs if _key(j) not in store.runs]
-    failed = _run_all(args, jobs, store, after)
+    failed = _run_all(args, todo, store, after)
     wall = time.perf_counter() - t0
     if failed:
         raise SystemExit(f"{len(failed)} run(s) failed ({', '.join(failed)}); the others are "
@@ -172,9 +167,10 @@ def main() -> None:
     finders = [get(_key(("finder", s, 0, None))) for s in seeds]
     inv_ep = list(range(1, args.inv_epochs + 1))
     inv_accs = [[h["test_acc"][e - 1] for h in inv] for e in inv_ep]
-    peaks = {} if args.no_auto else {
-        "finder `auto` (" + ", ".join(f"{f['auto']:.3g}" for f in finders) + ")":
-            [f["auto"] for f in finders]}
+    # the target is judged on the finder's pick only (B2: no hand tuning)
+    auto_label = (None if args.no_auto else
+                  "finder `auto` (" + ", ".join(f"{f['auto']:.3g}" for f in finders) + ")")
+    peaks = {auto_label: [f["auto"] for f in finders]} if auto_label else {}
     if args.paper_lr:
         peaks[f"hand-picked peak {args.paper_lr:g}"] = [args.paper_lr] * len(seeds)
     ks = []
@@ -191,8 +187,6 @@ def main() -> None:
                        "matches_inv_final": bool(cm >= fm - np.hypot(cse, fse)),
                        "diverged": sum(h["diverged"] for h in runs),
                        "train_s": float(np.mean([h["train_time"] for h in runs]))})
-    # the target is judged on the finder's pick only (B2: no hand tuning)
-    auto_label = next((label for label in peaks if label.startswith("finder")), None)
     best_by = {label: max((r for r in ks if r["peak"] == label), key=lambda r: (r["k"], r["open"]))
                for label in peaks}
     best = best_by.get(auto_label)
