@@ -257,7 +257,8 @@ def main() -> None:
         return "**met**" if ok else "**missed**"
 
     def k_text(r: dict) -> str:
-        return f"**{'> ' if r['open'] else ''}{r['k']:.2f}** ({r['epochs']} epochs)"
+        n = r["epochs"]
+        return f"**{'> ' if r['open'] else ''}{r['k']:.2f}** ({n} epoch{'' if n == 1 else 's'})"
 
     pk = paper_k.get(auto_label) if auto_label else None
     if auto_label is None:
@@ -288,12 +289,11 @@ def main() -> None:
         "inv spends on its plateau.",
         "",
         f"Divergences (training loss non-finite or > 1e4): {div}.",
-        "",
-        f"![accuracy vs epochs](results/{name}.png)",
     ]
-    if args.quick:  # a smoke run: shown, never written into results/ (and RESULTS.md)
+    if args.quick:  # a smoke run: shown (no plot), never written into results/ (and RESULTS.md)
         print("\n".join(md))
         return
+    md += ["", f"![accuracy vs epochs](results/{name}.png)"]
     png = RESULTS_DIR / f"{name}.png"
     _plot(png, args.arch, inv_ep, inv_accs, ks)
     write(name,
@@ -345,7 +345,7 @@ def _plot(png: Path, arch: str, inv_ep, inv_accs, rows) -> None:
     ax.set_title(f"MNIST, {arch}, batch {b2.BATCH}: 1cycle vs {len(inv_ep)} epochs of inv "
                  "(mean ± std over seeds)", fontsize=9)
     ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=7, loc="upper left")
+    ax.legend(fontsize=7, loc="lower right")  # the data rise to the upper right
     fig.tight_layout()
     png.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(png)
