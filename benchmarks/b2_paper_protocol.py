@@ -26,7 +26,7 @@ Two 1-thread worker processes, as B2. Each finished run is appended to ``--cache
 JSON file), so an interrupted run resumes where it stopped. Results go to
 ``results/b2_paper_<arch>.{md,json,png}``.
 
-    python benchmarks/b2_paper_protocol.py [--arch lenet] [--seeds 3] [--inv-epochs 85]
+    python benchmarks/b2_paper_protocol.py [--arch lenet] [--seeds 3] [--first-seed 0] [--inv-epochs 85]
         [--budgets 4 6 8 12] [--paper-lr 0.1] [--cache FILE]
 """
 
@@ -118,7 +118,10 @@ def _run_all(args, todo: list[tuple], store: _Store, then=None) -> list[str]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--arch", choices=sorted(NETS), default="lenet")
-    ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--seeds", type=int, default=3, help="how many seeds")
+    ap.add_argument("--first-seed", type=int, default=0,
+                    help="seeds first-seed, first-seed + 1, ... (> 0: a held-out set, written "
+                         "under its own name)")
     ap.add_argument("--inv-epochs", type=int, default=85)
     ap.add_argument("--budgets", type=int, nargs="+", default=[4, 6, 8, 12])
     ap.add_argument("--paper-lr", type=float, default=None,
@@ -133,7 +136,9 @@ def main() -> None:
     args = ap.parse_args()
     if args.no_auto and not args.paper_lr:
         ap.error("--no-auto needs --paper-lr (there would be no cycle to compare)")
-    seeds = list(range(args.seeds))
+    if args.seeds < 1 or args.first_seed < 0:
+        ap.error("--seeds must be >= 1 and --first-seed >= 0")
+    seeds = list(range(args.first_seed, args.first_seed + args.seeds))
     budgets = sorted(set(args.budgets))
     store = _Store(args.cache, {"arch": args.arch, "bench": "b2_paper", "quick": args.quick})
 
@@ -213,7 +218,8 @@ def main() -> None:
                    for sd, lr in zip(seeds, lrs) for E in budgets])
     busy = sum(get(_key(j)).get("train_time", 0.0) + get(_key(j)).get("eval_time", 0.0)
                + get(_key(j)).get("time", 0.0) for j in reported)
-    name = f"b2_paper_{args.arch}" + ("_quick" if args.quick else "")
+    name = (f"b2_paper_{args.arch}" + (f"_seeds{seeds[0]}-{seeds[-1]}" if seeds[0] else "")
+            + ("_quick" if args.quick else ""))
     data = ("a 10240-image subset of MNIST, 2000 test images (--quick: a smoke run)" if args.quick
             else "full MNIST (54000 training, 10000 test images)")
     md = [
