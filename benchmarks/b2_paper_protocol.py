@@ -341,7 +341,8 @@ def _plot(png: Path, arch: str, inv_ep, inv_accs, rows) -> None:
         m = [np.mean(a) for _, a in pts]
         s = [np.std(a, ddof=1) if len(a) > 1 else 0.0 for _, a in pts]
         ax.errorbar(x, m, yerr=s, color=colors[i % 2], marker="o", capsize=3, ls="--",
-                    label=f"1cycle, {label} (final accuracy of each budget)")
+                    label=f"1cycle, {label.split(' (')[0]} (final accuracy of each budget; "
+                          "picks per seed in the table)")
     ax.set_xscale("log")
     ax.set_xlabel("epochs (log scale)")
     ax.set_ylabel("test accuracy (%)")
