@@ -145,11 +145,15 @@ def main() -> None:
     def cycles(seed: int, lr: float) -> list[tuple]:
         return [("cycle", seed, E, lr) for E in sorted(budgets, reverse=True)]
 
+    no_pick: list[str] = []
+
     def after(job, res):
         if job[0] != "finder" or args.no_auto:
             return []
-        if res["auto"] is None:
-            raise SystemExit(f"the finder gave no `auto` pick on seed {job[1]}: {res['reason']}")
+        if res["auto"] is None:  # no cycle for this seed; the other runs go on and are stored
+            no_pick.append(f"seed {job[1]}: {res['reason']}")
+            print(f"the finder gave no `auto` pick on seed {job[1]}", flush=True)
+            return []
         return cycles(job[1], res["auto"])
 
     # The long inv runs first, so they do not end up last on one worker.
@@ -157,15 +161,22 @@ def main() -> None:
     if args.paper_lr:
         jobs += [j for s in seeds for j in cycles(s, args.paper_lr)]
     for s in seeds:  # a resumed run: the finders are stored, their cycles may not be
-        if _key(("finder", s, 0, None)) in store.runs and not args.no_auto:
-            jobs += cycles(s, store.runs[_key(("finder", s, 0, None))]["auto"])
+        found = store.runs.get(_key(("finder", s, 0, None)))
+        if found and not args.no_auto:
+            if found["auto"] is None:
+                no_pick.append(f"seed {s}: {found['reason']}")
+            else:
+                jobs += cycles(s, found["auto"])
     t0 = time.perf_counter()
     todo = [j for j in jobs if _key(j) not in store.runs]
     failed = _run_all(args, todo, store, after)
     wall = time.perf_counter() - t0
-    if failed:
-        raise SystemExit(f"{len(failed)} run(s) failed ({', '.join(failed)}); the others are "
-                         "stored" + (f" in {args.cache}: rerun to retry" if args.cache else ""))
+    problems = ([f"the finder gave no `auto` pick, so the target cannot be judged "
+                 f"({'; '.join(no_pick)})"] if no_pick else [])
+    problems += [f"{len(failed)} run(s) failed ({', '.join(failed)}): rerun to retry"] if failed else []
+    if problems:
+        raise SystemExit("; ".join(problems) + "; the other runs are stored"
+                         + (f" in {args.cache}" if args.cache else ""))
 
     get = store.runs.__getitem__
     inv = [get(_key(("inv", s, args.inv_epochs, None))) for s in seeds]
