@@ -24,10 +24,11 @@ smoke run that prints its table and writes nothing into ``results/``.
 
 Two 1-thread worker processes, as B2. Each finished run is appended to ``--cache`` (a
 JSON file), so an interrupted run resumes where it stopped. Results go to
-``results/b2_paper_<arch>.{md,json,png}``.
+``results/b2_paper_<arch>.{md,json,png}`` (``b2_paper_<arch>_seeds<a>-<b>`` for a held-out
+set from ``--first-seed``; ``--name`` for any other subset).
 
     python benchmarks/b2_paper_protocol.py [--arch lenet] [--seeds 3] [--first-seed 0] [--inv-epochs 85]
-        [--budgets 4 6 8 12] [--paper-lr 0.1] [--cache FILE]
+        [--budgets 4 6 8 12] [--paper-lr 0.1] [--cache FILE] [--name NAME]
 """
 
 from __future__ import annotations
@@ -133,6 +134,10 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true",
                     help="smoke run: 10240 training / 2000 test images (results not comparable)")
     ap.add_argument("--cache", default=None, help="JSON file of finished runs (resumable)")
+    ap.add_argument("--name", default=None,
+                    help="results file name (default b2_paper_<arch>, plus _seeds<a>-<b> when "
+                         "--first-seed > 0); give one to render a subset without replacing "
+                         "the main result")
     args = ap.parse_args()
     if args.no_auto and not args.paper_lr:
         ap.error("--no-auto needs --paper-lr (there would be no cycle to compare)")
@@ -229,8 +234,18 @@ def main() -> None:
                    for sd, lr in zip(seeds, lrs) for E in budgets])
     busy = sum(get(_key(j)).get("train_time", 0.0) + get(_key(j)).get("eval_time", 0.0)
                + get(_key(j)).get("time", 0.0) for j in reported)
-    name = (f"b2_paper_{args.arch}" + (f"_seeds{seeds[0]}-{seeds[-1]}" if seeds[0] else "")
-            + ("_quick" if args.quick else ""))
+    name = args.name or f"b2_paper_{args.arch}" + (f"_seeds{_span(seeds, '-')}" if seeds[0] else "")
+    # A re-render from the cache keeps the wall time of the invocation that wrote the
+    # previous file for the same runs (otherwise it would be lost).
+    prev_wall = None
+    if not todo and not args.quick and (RESULTS_DIR / f"{name}.json").exists():
+        prev = json.loads((RESULTS_DIR / f"{name}.json").read_text())
+        same = all(prev.get(k) == v for k, v in (("seeds", seeds), ("budgets", budgets),
+                                                  ("inv_epochs", args.inv_epochs),
+                                                  ("paper_lr", args.paper_lr)))
+        if same and prev.get("wall_s", 0) > 1:
+            prev_wall = (prev["wall_s"], prev.get("code", "?"))
+            wall = prev["wall_s"]
     data = ("a 10240-image subset of MNIST, 2000 test images (--quick: a smoke run)" if args.quick
             else "full MNIST (54000 training, 10000 test images)")
     md = [
@@ -238,7 +253,7 @@ def main() -> None:
         "",
         f"{NETS[args.arch]} on {data}, batch {b2.BATCH} "
         f"({spe} iterations/epoch), SGD momentum "
-        f"0.9 (cycled 0.95 → 0.85), WD 5e-4, seeds {seeds[0]}–{seeds[-1]}. Caffe inv (lr 0.01) for "
+        f"0.9 (cycled 0.95 → 0.85), WD 5e-4, seeds {_span(seeds)}. Caffe inv (lr 0.01) for "
         f"{args.inv_epochs} epochs ({inv[0]['iterations']} iterations; Smith's baseline was 85 "
         "epochs, about Caffe's 10,000-iteration LeNet solver), evaluated after every epoch. "
         "1cycle (smith style) per budget, "
@@ -249,6 +264,8 @@ def main() -> None:
         + f". Test accuracy %, mean ± std. The runs' own times (training, evaluation, "
         f"finder) sum to {busy / 60:.1f} min over 2 worker processes × 1 thread"
         + (f"; this invocation ran for {wall / 60:.1f} min" if todo else
+           f" (read from the cache; the invocation that last wrote this file, at code "
+           f"{prev_wall[1]}, ran for {prev_wall[0] / 60:.1f} min)" if prev_wall else
            " (this invocation read them all from its cache)") + ".",
         "",
         f"| run | epochs | iterations | test acc % | per seed | minus inv's final ({args.inv_epochs} ep) "
@@ -312,7 +329,7 @@ def main() -> None:
         return
     md += ["", f"![accuracy vs epochs](results/{name}.png)"]
     png = RESULTS_DIR / f"{name}.png"
-    _plot(png, args.arch, inv_ep, inv_accs, ks)
+    _plot(png, args.arch, inv_ep, inv_accs, ks, seeds, auto_label)
     write(name,
           {"arch": args.arch, "seeds": seeds, "inv_epochs": args.inv_epochs, "budgets": budgets,
            "paper_lr": args.paper_lr, "inv": [b2.brief(h) for h in inv], "finders": finders,
@@ -331,7 +348,11 @@ def _paper_text(v: dict, inv_epochs: int) -> str:
             f"the epochs in between were not run)")
 
 
-def _plot(png: Path, arch: str, inv_ep, inv_accs, rows) -> None:
+def _span(seeds: list[int], dash: str = "–") -> str:
+    return f"{seeds[0]}" if len(seeds) == 1 else f"{seeds[0]}{dash}{seeds[-1]}"
+
+
+def _plot(png: Path, arch: str, inv_ep, inv_accs, rows, seeds, auto_label) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -352,8 +373,8 @@ def _plot(png: Path, arch: str, inv_ep, inv_accs, rows) -> None:
         m = [np.mean(a) for _, a in pts]
         s = [np.std(a, ddof=1) if len(a) > 1 else 0.0 for _, a in pts]
         ax.errorbar(x, m, yerr=s, color=colors[i % 2], marker="o", capsize=3, ls="--",
-                    label=f"1cycle, {label.split(' (')[0]} (final accuracy of each budget; "
-                          "picks per seed in the table)")
+                    label=f"1cycle, {label.split(' (')[0]} (final accuracy of each budget"
+                          + ("; picks per seed in the table)" if label == auto_label else ")"))
     ax.set_xscale("log")
     ax.set_xlabel("epochs (log scale)")
     ax.set_ylabel("test accuracy (%)")
@@ -361,7 +382,7 @@ def _plot(png: Path, arch: str, inv_ep, inv_accs, rows) -> None:
     lo = min([float(mu[min(3, len(mu) - 1)])] + finals)
     ax.set_ylim(lo - 0.3, min(100.0, max(float(mu.max()), *finals) + 0.3))
     ax.set_title(f"MNIST, {arch}, batch {b2.BATCH}: 1cycle vs {len(inv_ep)} epochs of inv "
-                 "(mean ± std over seeds)", fontsize=9)
+                 f"(mean ± std over seeds {_span(seeds)})", fontsize=9)
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=7, loc="lower right")  # the data rise to the upper right
     fig.tight_layout()
