@@ -42,6 +42,7 @@ _EXPORTS: dict[str, str] = {
     "preserved_state": "onecycle.finder",
     "suggest": "onecycle.finder.suggest",
     "SUGGESTERS": "onecycle.finder",
+    "choose_max_lr": "onecycle.finder", "NoUsableLR": "onecycle.finder",
     # training
     "Trainer": "onecycle.train",
     "History": "onecycle.train",

@@ -12,7 +12,8 @@ Example:
     True
 
 ``engine`` runs the test (:func:`lr_find`), ``suggest`` holds the pure suggestion
-methods, ``result`` the :class:`LRFinderResult`, ``state`` the snapshot/restore
+methods, ``result`` the :class:`LRFinderResult`, ``choose`` turns a result into the
+``max_lr`` of a cycle (:func:`choose_max_lr`, :class:`NoUsableLR`), ``state`` the snapshot/restore
 machinery (:func:`preserved_state`) that the Trainer and the searches reuse.
 """
 
@@ -25,6 +26,7 @@ from . import suggest  # the module (methods: suggest.auto, suggest.valley, ...)
 
 # numpy-only parts are imported eagerly (``onecycle.finder.suggest`` stays torch-free);
 # the torch-using engine and state snapshot on first use.
+from .choose import MaxLRChoice, NoUsableLR, choose_max_lr
 from .result import Band, LRFinderResult
 from .suggest import SUGGESTERS, Suggestion, smooth_curve
 from .suggest import suggest as suggest_lr  # the dispatcher, under a name that does not
@@ -45,6 +47,9 @@ __all__ = [
     "DivergenceRule",
     "LRFinderResult",
     "Band",
+    "choose_max_lr",
+    "MaxLRChoice",
+    "NoUsableLR",
     "Suggestion",
     "SUGGESTERS",
     "suggest",
