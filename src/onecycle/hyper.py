@@ -100,7 +100,17 @@ class HyperAdapter:
     lr: str = "lr"
     weight_decay: str | None = "weight_decay"
 
-    def _key(self, name: str, optimizer_name: str) -> str:
+    def key_for(self, name: str, optimizer_name: str = "optimizer") -> str:
+        """The param-group key that holds ``name`` (``"betas[0]"`` for beta1), or the
+        standard ``ValueError`` when this family has no such hyper-parameter.
+
+        >>> HyperAdapter("Adam", momentum="betas[0]").key_for("momentum", "Adam")
+        'betas[0]'
+        >>> HyperAdapter("Adagrad").key_for("momentum", "Adagrad")
+        Traceback (most recent call last):
+        ...
+        ValueError: optimizer Adagrad has no momentum-like hyper-parameter, so momentum cannot be cycled: pass momentum=None, or register an adapter with onecycle.hyper.register_optimizer(cls, momentum='key')
+        """
         if name == "lr":
             return self.lr
         if name == "momentum":
@@ -117,9 +127,12 @@ class HyperAdapter:
             return self.weight_decay
         return name
 
+    # the old private name, kept while other modules move to key_for
+    _key = key_for
+
     def get(self, group: Group, name: str, optimizer_name: str = "optimizer") -> float:
         """Read ``name`` from one param group."""
-        key = self._key(name, optimizer_name)
+        key = self.key_for(name, optimizer_name)
         if key.endswith("[0]"):
             return float(group[key[:-3]][0])
         if key not in group:
@@ -132,7 +145,7 @@ class HyperAdapter:
     def set(self, group: Group, name: str, value: float, optimizer_name: str = "optimizer") -> None:
         """Write ``name`` into one param group (validated)."""
         value = validate_hyper(name, value)
-        key = self._key(name, optimizer_name)
+        key = self.key_for(name, optimizer_name)
         if key.endswith("[0]"):
             base = key[:-3]
             old = tuple(group[base])

@@ -44,6 +44,8 @@ __all__ = [
     "TimeWarp",
     "OneCycleSchedule",
     "STYLES",
+    "StyleDefaults",
+    "style_defaults",
     "schedule_from_dict",
 ]
 
@@ -352,7 +354,16 @@ class TimeWarp:
 
 
 @dataclass(frozen=True)
-class _Style:
+class StyleDefaults:
+    """The defaults of one 1cycle style (see :func:`style_defaults`).
+
+    ``pct_start`` is ``None`` for the smith style, where it follows from
+    ``annihilate``: ``(1 - annihilate) / 2``.
+
+    >>> style_defaults("torch").div, style_defaults("torch").final_div
+    (25.0, 10000.0)
+    """
+
     div: float
     final_div: float
     pct_start: float | None  # None: derived from annihilate
@@ -362,13 +373,114 @@ class _Style:
     momentum: tuple[float, ...]
 
 
-STYLES: dict[str, _Style] = {
-    "smith": _Style(10.0, 1000.0, None, "linear", True, 0.1, (0.95, 0.85)),
-    "fastai": _Style(25.0, 1e5, 0.25, "cos", False, 0.0, (0.95, 0.85, 0.95)),
-    "torch": _Style(25.0, 1e4, 0.3, "cos", False, 0.0, (0.95, 0.85)),
+#: The defaults of every style, by name; :func:`style_defaults` reads one.
+STYLES: dict[str, StyleDefaults] = {
+    "smith": StyleDefaults(10.0, 1000.0, None, "linear", True, 0.1, (0.95, 0.85)),
+    "fastai": StyleDefaults(25.0, 1e5, 0.25, "cos", False, 0.0, (0.95, 0.85, 0.95)),
+    "torch": StyleDefaults(25.0, 1e4, 0.3, "cos", False, 0.0, (0.95, 0.85)),
 }
 
 _MISSING: Any = object()
+
+
+def style_defaults(style: str = "smith") -> StyleDefaults:
+    """The defaults of a 1cycle style: the one place other modules read them from.
+
+    >>> style_defaults("smith").div, style_defaults("fastai").pct_start
+    (10.0, 0.25)
+    """
+    if not isinstance(style, str) or style not in STYLES:
+        raise ValueError(f"style must be one of {sorted(STYLES)}, got {style!r}")
+    return STYLES[style]
+
+
+def _resolve_options(
+    style: str = "smith",
+    div: float | None = None,
+    final_div: float | None = None,
+    pct_start: float | None = None,
+    annihilate: float | None = None,
+    anneal: str | None = None,
+    three_phase: bool | None = None,
+    momentum: Sequence[float] | None = _MISSING,
+    on_end: str = "hold",
+) -> dict[str, Any]:
+    """Every 1cycle option checked and resolved against its style's defaults."""
+    d = style_defaults(style)
+    out: dict[str, Any] = {"style": style}
+    out["div"] = _positive("div", d.div if div is None else div)
+    out["final_div"] = _positive("final_div", d.final_div if final_div is None else final_div)
+    anneal = d.anneal if anneal is None else anneal
+    if anneal not in ("linear", "cos"):
+        raise ValueError(f"anneal must be 'linear' or 'cos', got {anneal!r}")
+    out["anneal"] = anneal
+    if three_phase is None:
+        three_phase = d.three_phase
+    if not isinstance(three_phase, bool):
+        raise TypeError(f"three_phase must be True or False, got {three_phase!r}")
+    out["three_phase"] = three_phase
+
+    if style == "smith":
+        a = d.annihilate if annihilate is None else _real("annihilate", annihilate)
+        if not three_phase:
+            if annihilate is not None and a != 0:
+                raise ValueError(
+                    f"annihilate={annihilate!r} contradicts three_phase=False "
+                    "(no annihilation phase); drop one of them"
+                )
+            a = 0.0
+        if not 0.0 <= a < 1.0:
+            raise ValueError(f"annihilate must be in [0, 1), got {annihilate!r}")
+        out["annihilate"] = a
+        default_pct = (1.0 - a) / 2.0
+    else:
+        if annihilate is not None:
+            raise ValueError(
+                f"annihilate applies to style='smith' only (got annihilate={annihilate!r} "
+                f"with style={style!r}); use three_phase=True for torch's layout"
+            )
+        out["annihilate"] = 0.0
+        default_pct = d.pct_start  # type: ignore[assignment]
+    p = default_pct if pct_start is None else _real("pct_start", pct_start)
+    if not 0.0 < p < 1.0:
+        raise ValueError(f"pct_start must be in (0, 1), got {pct_start!r}")
+    if style == "smith" and p >= 1.0 - out["annihilate"]:
+        raise ValueError(
+            f"pct_start must be < 1 - annihilate = {1.0 - out['annihilate']:g} so the LR "
+            f"can come back down before annihilation, got {pct_start!r}"
+        )
+    if style != "smith" and three_phase and p >= 0.5:
+        raise ValueError(
+            f"pct_start must be < 0.5 with three_phase=True (two phases of pct_start "
+            f"each), got {pct_start!r}"
+        )
+    out["pct_start"] = float(p)
+
+    if momentum is _MISSING:
+        momentum = d.momentum
+    if momentum is None:
+        out["momentum"] = None
+    else:
+        try:
+            mom = tuple(_real("momentum", m) for m in momentum)
+        except TypeError:
+            raise TypeError(
+                f"momentum must be a (high, low) pair, a (start, low, end) triple or "
+                f"None, got {momentum!r}"
+            ) from None
+        if len(mom) not in (2, 3):
+            raise ValueError(
+                f"momentum must be a (high, low) pair or a (start, low, end) triple, "
+                f"got {momentum!r}"
+            )
+        for m in mom:
+            if not 0.0 <= m < 1.0:
+                raise ValueError(f"momentum values must be in [0, 1), got {momentum!r}")
+        out["momentum"] = mom
+    if on_end not in ("hold", "raise"):
+        raise ValueError(f"on_end must be 'hold' or 'raise', got {on_end!r}")
+    out["on_end"] = on_end
+    return out
 
 
 class OneCycleSchedule:
@@ -414,86 +526,46 @@ class OneCycleSchedule:
         momentum: Sequence[float] | None = _MISSING,
         on_end: str = "hold",
     ) -> None:
-        if not isinstance(style, str) or style not in STYLES:
-            raise ValueError(f"style must be one of {sorted(STYLES)}, got {style!r}")
-        d = STYLES[style]
-        self.style = style
+        style_defaults(style)
         self.total_steps = _int_steps("total_steps", total_steps)
         self.max_lr = _positive("max_lr", max_lr)
-        self.div = _positive("div", d.div if div is None else div)
-        self.final_div = _positive("final_div", d.final_div if final_div is None else final_div)
-        anneal = d.anneal if anneal is None else anneal
-        if anneal not in ("linear", "cos"):
-            raise ValueError(f"anneal must be 'linear' or 'cos', got {anneal!r}")
-        self.anneal = anneal
-        if three_phase is None:
-            three_phase = d.three_phase
-        if not isinstance(three_phase, bool):
-            raise TypeError(f"three_phase must be True or False, got {three_phase!r}")
-        self.three_phase = three_phase
-
-        if style == "smith":
-            a = d.annihilate if annihilate is None else _real("annihilate", annihilate)
-            if not three_phase:
-                if annihilate is not None and a != 0:
-                    raise ValueError(
-                        f"annihilate={annihilate!r} contradicts three_phase=False "
-                        "(no annihilation phase); drop one of them"
-                    )
-                a = 0.0
-            if not 0.0 <= a < 1.0:
-                raise ValueError(f"annihilate must be in [0, 1), got {annihilate!r}")
-            self.annihilate = a
-            default_pct = (1.0 - a) / 2.0
-        else:
-            if annihilate is not None:
-                raise ValueError(
-                    f"annihilate applies to style='smith' only (got annihilate={annihilate!r} "
-                    f"with style={style!r}); use three_phase=True for torch's layout"
-                )
-            self.annihilate = 0.0
-            default_pct = d.pct_start  # type: ignore[assignment]
-        p = default_pct if pct_start is None else _real("pct_start", pct_start)
-        if not 0.0 < p < 1.0:
-            raise ValueError(f"pct_start must be in (0, 1), got {pct_start!r}")
-        if style == "smith" and p >= 1.0 - self.annihilate:
-            raise ValueError(
-                f"pct_start must be < 1 - annihilate = {1.0 - self.annihilate:g} so the LR "
-                f"can come back down before annihilation, got {pct_start!r}"
-            )
-        if style != "smith" and three_phase and p >= 0.5:
-            raise ValueError(
-                f"pct_start must be < 0.5 with three_phase=True (two phases of pct_start "
-                f"each), got {pct_start!r}"
-            )
-        self.pct_start = float(p)
-
-        if momentum is _MISSING:
-            momentum = d.momentum
-        if momentum is None:
-            self.momentum_spec: tuple[float, ...] | None = None
-        else:
-            try:
-                mom = tuple(_real("momentum", m) for m in momentum)
-            except TypeError:
-                raise TypeError(
-                    f"momentum must be a (high, low) pair, a (start, low, end) triple or "
-                    f"None, got {momentum!r}"
-                ) from None
-            if len(mom) not in (2, 3):
-                raise ValueError(
-                    f"momentum must be a (high, low) pair or a (start, low, end) triple, "
-                    f"got {momentum!r}"
-                )
-            for m in mom:
-                if not 0.0 <= m < 1.0:
-                    raise ValueError(f"momentum values must be in [0, 1), got {momentum!r}")
-            self.momentum_spec = mom
-        if on_end not in ("hold", "raise"):
-            raise ValueError(f"on_end must be 'hold' or 'raise', got {on_end!r}")
-        self.on_end = on_end
+        o = _resolve_options(style, div, final_div, pct_start, annihilate, anneal,
+                             three_phase, momentum, on_end)
+        self.style = style
+        self.div, self.final_div = o["div"], o["final_div"]
+        self.anneal, self.three_phase = o["anneal"], o["three_phase"]
+        self.annihilate, self.pct_start = o["annihilate"], o["pct_start"]
+        self.momentum_spec: tuple[float, ...] | None = o["momentum"]
+        self.on_end = o["on_end"]
         self._warned = False
         self._build()
+
+    @staticmethod
+    def check_options(**options: Any) -> dict[str, Any]:
+        """Check 1cycle options without building a schedule; return them resolved
+        against the style's defaults (the keys of :meth:`to_dict` after ``max_lr``).
+
+        Cheap: no curve is built. ``OneCycleSchedule(T, lr, **check_options(**opts))``
+        is the same schedule as ``OneCycleSchedule(T, lr, **opts)``.
+
+        >>> o = OneCycleSchedule.check_options(style="torch", pct_start=0.25)
+        >>> o["div"], o["pct_start"], o["momentum"]
+        (25.0, 0.25, (0.95, 0.85))
+        >>> OneCycleSchedule.check_options(pct_start=1.5)
+        Traceback (most recent call last):
+        ...
+        ValueError: pct_start must be in (0, 1), got 1.5
+        """
+        allowed = set(_OPTION_NAMES)
+        unknown = sorted(set(options) - allowed)
+        if unknown:
+            raise TypeError(
+                f"unknown 1cycle option {unknown[0]!r}; expected one of {sorted(allowed)}"
+            )
+        o = _resolve_options(**options)
+        if o["style"] != "smith":
+            del o["annihilate"]
+        return o
 
     # -- construction -----------------------------------------------------
 
@@ -729,6 +801,12 @@ class OneCycleSchedule:
             f"style={self.style!r}, div={self.div:g}, final_div={self.final_div:g}, "
             f"pct_start={self.pct_start:g}, anneal={self.anneal!r}, momentum={mom})"
         )
+
+
+_OPTION_NAMES = (
+    "style", "div", "final_div", "pct_start", "annihilate", "anneal", "three_phase",
+    "momentum", "on_end",
+)
 
 
 def schedule_from_dict(d: dict[str, Any]) -> Any:
