@@ -150,9 +150,10 @@ def default_step(loss_fn: Callable[..., Any]) -> StepFn:
     def step(model: torch.nn.Module, batch: Any) -> dict[str, Any]:
         if not (isinstance(batch, (tuple, list)) and len(batch) == 2):
             raise TypeError(
-                "without step_fn every batch must be an (inputs, targets) pair, got "
-                f"{describe(batch)}; pass step_fn=lambda model, batch: <loss> for other "
-                "batch structures (e.g. step_fn=lambda m, b: m(**b).loss)"
+                f"each batch must be an (inputs, targets) pair, got {describe(batch)}; "
+                "without a step_fn that is the only structure understood: pass "
+                "step_fn=lambda model, batch: <loss> for others (e.g. "
+                "step_fn=lambda m, b: m(**b).loss)"
             )
         inputs, targets = batch
         outputs = model(inputs)
@@ -319,7 +320,9 @@ class OptimizerStep:
     """Backward passes and the optimizer step under one :class:`Numerics`.
 
     ``backward(loss)`` adds one micro-batch (``loss / accumulation_steps``, scaled under
-    fp16); ``step()`` unscales, clips, steps and zeroes the gradients, and returns a
+    fp16); the first backward of each optimizer step clears the previous gradients, so
+    they stay readable after ``step()`` (a callback may log them) and never leak into
+    the next step. ``step()`` unscales, clips and steps, and returns a
     :class:`StepReport`. ``scaler`` replaces the fp16 ``GradScaler`` (tests use it to
     force a skipped step).
 
@@ -341,9 +344,13 @@ class OptimizerStep:
             scaler = torch.amp.GradScaler(dev.type)
         self.scaler = scaler
         self.skipped = 0
+        self._fresh = True  # the next backward starts a new optimizer step
 
     def backward(self, loss: torch.Tensor) -> None:
         """Backpropagate one micro-batch's loss (averaged over the accumulation)."""
+        if self._fresh:
+            self.optimizer.zero_grad(set_to_none=True)
+            self._fresh = False
         if self.k != 1:
             loss = loss / self.k
         if self.scaler is not None:
@@ -352,7 +359,7 @@ class OptimizerStep:
             loss.backward()
 
     def step(self) -> StepReport:
-        """Clip, step and zero the gradients; ``taken=False`` when fp16 skipped it."""
+        """Clip and step; ``taken=False`` when fp16 skipped it."""
         opt, scaler = self.optimizer, self.scaler
         norm = None
         if scaler is None:
@@ -369,7 +376,7 @@ class OptimizerStep:
             scaler.update()
             # the scaler lowers its scale exactly when it found inf/NaN and skipped
             taken = not scaler.get_scale() < before
-        opt.zero_grad(set_to_none=True)
+        self._fresh = True
         if not taken:
             self.skipped += 1
         return StepReport(taken, None if norm is None or not math.isfinite(norm) else norm)
