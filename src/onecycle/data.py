@@ -72,11 +72,14 @@ import numpy as np
 import torch
 from torch.utils.data import TensorDataset
 
+from ._imports import import_object, is_import_spec
+
 __all__ = [
     "DATASET_NAMES",
     "DatasetBundle",
     "DatasetUnavailable",
     "FASHION_MNIST_CLASSES",
+    "TASK_NAMES",
     "TensorLoader",
     "default_data_dir",
     "download_fashion_mnist",
@@ -115,6 +118,9 @@ FASHION_MNIST_CLASSES: tuple[str, ...] = (
     "Bag",
     "Ankle boot",
 )
+
+#: What a bundle is for; :func:`onecycle.tasks.task_for` maps each to loss and metrics.
+TASK_NAMES: tuple[str, ...] = ("classification", "regression", "language_model")
 
 #: Fixed seed of the test split drawn for sources without a standard one.
 TEST_SPLIT_SEED = 20240
@@ -549,11 +555,16 @@ class DatasetBundle:
     name: str = "custom"
     classes: list[str] = field(default_factory=list)
     info: dict[str, Any] = field(default_factory=dict)
+    task: str = "classification"
     _normalized: dict[str, tuple[torch.Tensor, torch.Tensor]] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
 
     def __post_init__(self) -> None:
+        if self.task not in TASK_NAMES:
+            raise ValueError(
+                f"task must be one of {', '.join(repr(t) for t in TASK_NAMES)}, got {self.task!r}"
+            )
         if not self.classes:
             self.classes = [str(i) for i in range(self.num_classes)]
 
@@ -665,6 +676,7 @@ class DatasetBundle:
             self.name,
             list(self.classes),
             {**self.info, "image_shape": tuple(self.input_shape)},
+            self.task,
         )
 
     def subset(
@@ -702,6 +714,7 @@ class DatasetBundle:
             self.name,
             list(self.classes),
             dict(self.info),
+            self.task,
         )
 
     def describe(self) -> dict[str, Any]:
@@ -713,6 +726,7 @@ class DatasetBundle:
         """
         return {
             "name": self.name,
+            "task": self.task,
             "input_shape": list(self.input_shape),
             "num_classes": self.num_classes,
             "classes": list(self.classes),
@@ -1156,15 +1170,13 @@ def load(
     )
 
 
-_IMPORT_SPEC = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
-
-
 def resolve(
     spec: str | os.PathLike[str] | DatasetBundle | Callable[[], Any],
     *,
     val_fraction: float = 0.1,
     seed: int = 0,
     flatten: bool = False,
+    allow_imports: bool = True,
 ) -> DatasetBundle:
     """Turn a dataset specification into a :class:`DatasetBundle`.
 
@@ -1174,31 +1186,34 @@ def resolve(
     ``(x, y)`` arrays, ``(x_train, y_train, x_test, y_test)`` arrays, or a mapping
     with those keys.
 
+    A string that reads as an import path is one, even when a file of that name exists
+    (write ``./name`` for the file); it goes through
+    :func:`onecycle._imports.import_object`, so ``allow_imports=False`` (a spec read
+    from a config file without ``--allow-imports``) refuses it before anything is
+    imported.
+
     Example:
         >>> resolve("digits").name
         'digits'
-        >>> resolve("sklearn.datasets:load_iris").num_classes  # doctest: +SKIP
+        >>> resolve("sklearn.datasets:load_iris").num_classes
+        3
+        >>> resolve("sklearn.datasets:load_iris", allow_imports=False)
+        Traceback (most recent call last):
+        ...
+        ValueError: dataset 'sklearn.datasets:load_iris' is an import path, and importing it runs code; it is refused here: pass --allow-imports (or give it on the command line, or pass allow_imports=True from Python)
     """
     kw = {"val_fraction": val_fraction, "seed": seed, "flatten": flatten}
     if isinstance(spec, DatasetBundle):
         return spec.flattened() if flatten else spec
     if callable(spec) and not isinstance(spec, str | os.PathLike):
         return _from_returned(spec(), getattr(spec, "__name__", "custom"), **kw)
-    if isinstance(spec, str) and _IMPORT_SPEC.match(spec) and not Path(spec).exists():
-        module_name, func_name = spec.split(":", 1)
-        try:
-            obj: Any = importlib.import_module(module_name)
-        except ImportError as err:
-            raise ValueError(
-                f"spec={spec!r}: cannot import module {module_name!r} ({err})"
-            ) from err
-        for part in func_name.split("."):
-            if not hasattr(obj, part):
-                raise ValueError(f"spec={spec!r}: {module_name!r} has no attribute {func_name!r}")
-            obj = getattr(obj, part)
-        if not callable(obj):
-            raise ValueError(f"spec={spec!r}: {func_name!r} is not callable")
-        return _from_returned(obj(), func_name.rsplit(".", 1)[-1], **kw)
+    if is_import_spec(spec):
+        func = import_object(str(spec), "dataset", allowed=allow_imports)
+        label = str(spec).strip()
+        if not callable(func):
+            raise ValueError(f"dataset {label!r} is not callable (it is called without "
+                             "arguments and returns arrays or a DatasetBundle)")
+        return _from_returned(func(), label.rsplit(":", 1)[-1].rsplit(".", 1)[-1], **kw)
     return load(spec, **kw)
 
 

@@ -22,10 +22,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from ._imports import import_object, is_import_spec
 
 __all__ = [
     "MODELS",
@@ -36,6 +39,7 @@ __all__ = [
     "lenet",
     "mlp",
     "register_model",
+    "resolve",
     "resnet20",
     "resnet56",
     "resnet_cifar",
@@ -373,3 +377,54 @@ def count_parameters(model: nn.Module, *, trainable_only: bool = True) -> int:
         43
     """
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
+
+
+def resolve(
+    spec: str | Callable[..., Any],
+    input_shape: Sequence[int],
+    num_classes: int,
+    *,
+    allow_imports: bool = True,
+    **options: Any,
+) -> nn.Module:
+    """Build a model from a registered name, a ``"package.module:factory"`` spec or a callable.
+
+    The factory is called as ``factory(input_shape, num_classes, **options)`` and must
+    return an ``nn.Module``. An import spec goes through
+    :func:`onecycle._imports.import_object`, so with ``allow_imports=False`` (a spec
+    read from a config file without ``--allow-imports``) it is refused before anything
+    is imported.
+
+    Example:
+        >>> resolve("mlp", (1, 8, 8), 10, hidden=(16,)).__class__.__name__
+        'Sequential'
+        >>> resolve("torch.nn:Bilinear", (4,), 3, allow_imports=False)
+        Traceback (most recent call last):
+        ...
+        ValueError: model 'torch.nn:Bilinear' is an import path, and importing it runs code; it is refused here: pass --allow-imports (or give it on the command line, or pass allow_imports=True from Python)
+    """
+    if callable(spec) and not isinstance(spec, str):
+        factory, label = spec, getattr(spec, "__name__", "model")
+    elif is_import_spec(spec):
+        factory = import_object(spec, "model", allowed=allow_imports)
+        label = str(spec).strip()
+        if not callable(factory):
+            raise ValueError(f"model {label!r} is not callable (it is called as "
+                             "factory(input_shape, num_classes, **model_options))")
+    elif isinstance(spec, str):
+        try:
+            return create(spec, tuple(input_shape), num_classes, **options)
+        except TypeError as err:
+            raise TypeError(f"model {spec!r}: bad model_options {options!r} ({err})") from None
+    else:
+        raise TypeError(
+            f"model must be a model name, a 'package.module:factory' string or a callable, "
+            f"got {spec!r} ({type(spec).__name__})"
+        )
+    model = factory(tuple(input_shape), num_classes, **options)
+    if not isinstance(model, nn.Module):
+        raise TypeError(
+            f"model factory {label!r} returned {type(model).__name__}, expected a "
+            "torch.nn.Module (it is called as factory(input_shape, num_classes))"
+        )
+    return model
