@@ -438,7 +438,7 @@ FORBIDDEN = {"eval", "exec", "compile", "__import__", "pickle.load", "pickle.loa
 
 # dynamic imports of user-named modules: the documented ``module:function`` specs
 # for --dataset / --model (a configuration naming them is trusted like a script)
-DYNAMIC_IMPORTS = {("data.py", "resolve"), ("pipeline.py", "_import_object")}
+DYNAMIC_IMPORTS = {("_imports.py", "import_object"), ("pipeline.py", "_import_object")}
 
 
 def _func_of(node: ast.AST, parents: dict[ast.AST, ast.AST]) -> str:
