@@ -52,6 +52,7 @@ __all__ = [
     "head",
     "describe",
     "resolve_device",
+    "model_device",
     "AMP_MODES",
 ]
 
@@ -382,9 +383,19 @@ class OptimizerStep:
         return StepReport(taken, None if norm is None or not math.isfinite(norm) else norm)
 
 
-def _model_device(model: torch.nn.Module) -> torch.device:
+def model_device(model: torch.nn.Module) -> torch.device:
+    """Where a model lives: the device of its first parameter (else buffer; else CPU).
+
+    The default ``device`` of a step: batches go where the model is.
+
+    >>> model_device(torch.nn.Linear(2, 1))
+    device(type='cpu')
+    """
     for p in model.parameters():
         return p.device
     for b in model.buffers():
         return b.device
     return torch.device("cpu")
+
+
+_model_device = model_device

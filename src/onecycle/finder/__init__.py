@@ -11,10 +11,13 @@ Example:
     >>> len(res.lrs) <= 30 and res.mode == "exp"
     True
 
-``engine`` runs the test (:func:`lr_find`), ``suggest`` holds the pure suggestion
-methods, ``result`` the :class:`LRFinderResult`, ``choose`` turns a result into the
-``max_lr`` of a cycle (:func:`choose_max_lr`, :class:`NoUsableLR`), ``state`` the snapshot/restore
-machinery (:func:`preserved_state`) that the Trainer and the searches reuse.
+Modules, one job each: ``engine`` runs the test (:func:`lr_find`: validate, snapshot,
+run, restore), ``options`` groups its settings (:class:`FinderOptions`), ``sweep`` is one
+pass of it (the loop and the stop rule), ``grid`` the swept LRs, ``suggest`` the pure
+suggestion methods, ``result`` the :class:`LRFinderResult`, ``choose`` turns a result
+into the ``max_lr`` of a cycle (:func:`choose_max_lr`, :class:`NoUsableLR`), ``state``
+the snapshot/restore machinery (:func:`preserved_state`) that the Trainer and the
+searches reuse.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from . import suggest  # the module (methods: suggest.auto, suggest.valley, ...)
 # numpy-only parts are imported eagerly (``onecycle.finder.suggest`` stays torch-free);
 # the torch-using engine and state snapshot on first use.
 from .choose import MaxLRChoice, NoUsableLR, choose_max_lr
+from .grid import lr_grid
 from .result import Band, LRFinderResult
 from .suggest import SUGGESTERS, Suggestion, smooth_curve
 from .suggest import suggest as suggest_lr  # the dispatcher, under a name that does not
@@ -35,8 +39,8 @@ from .suggest import suggest as suggest_lr  # the dispatcher, under a name that 
 
 _LAZY = {
     "lr_find": "onecycle.finder.engine",
-    "lr_grid": "onecycle.finder.engine",
     "DivergenceRule": "onecycle.finder.engine",
+    "FinderOptions": "onecycle.finder.options",
     "preserved_state": "onecycle.finder.state",
     "StateSnapshot": "onecycle.finder.state",
 }
@@ -45,6 +49,7 @@ __all__ = [
     "lr_find",
     "lr_grid",
     "DivergenceRule",
+    "FinderOptions",
     "LRFinderResult",
     "Band",
     "choose_max_lr",

@@ -14,12 +14,16 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from .._plain import to_plain
+from .grid import check_mode
 from .suggest import Suggestion, combine_runs, suggest
 
 __all__ = ["LRFinderResult", "Band", "STOP_REASONS"]
@@ -34,15 +38,7 @@ STOP_REASONS = ("completed", "diverged", "non-finite")
 
 def _enc(a: Any) -> list[Any]:
     """Floats for JSON: exact for finite values, None for NaN, "inf"/"-inf"."""
-    out: list[Any] = []
-    for v in np.asarray(a, dtype=float).tolist():
-        if math.isnan(v):
-            out.append(None)
-        elif math.isinf(v):
-            out.append("inf" if v > 0 else "-inf")
-        else:
-            out.append(v)
-    return out
+    return to_plain(np.asarray(a, dtype=float))
 
 
 def _dec(a: Any) -> np.ndarray:
@@ -51,20 +47,12 @@ def _dec(a: Any) -> np.ndarray:
     return np.array([math.nan if v is None else float(v) for v in a], dtype=float)
 
 
-def _f(v: Any) -> Any:
-    """A scalar for JSON (None for None/NaN)."""
-    if v is None:
-        return None
-    v = float(v)
-    if math.isnan(v):
-        return None
-    if math.isinf(v):
-        return "inf" if v > 0 else "-inf"
-    return v
-
-
-def _unf(v: Any) -> float | None:
-    return None if v is None else float(v)
+def _padded(arrays: Sequence[np.ndarray]) -> np.ndarray:
+    """Rows of different lengths as one NaN-padded 2-D array."""
+    out = np.full((len(arrays), max(len(a) for a in arrays)), np.nan)
+    for k, a in enumerate(arrays):
+        out[k, : len(a)] = a
+    return out
 
 
 @dataclass(eq=False)
@@ -131,7 +119,12 @@ class LRFinderResult:
         val_lrs, val_losses: the validation curve (empty without a ``val_loader``).
         band: a :class:`Band` with the spread across runs (``repeats > 1``), else None.
         runs: the individual runs (``repeats > 1``), else empty.
-        config: the settings of the test (start/end lr, num_iter, smooth, ...).
+        config: the settings of the test (start/end lr, num_iter, smooth, amp,
+            grad_clip, ``group_ratios`` of the param groups, ...) and what happened
+            (``skipped_steps``: optimizer steps fp16's GradScaler skipped).
+        grad_norms: with gradient clipping, the global gradient norm before clipping at
+            each iteration (NaN where no step was taken or the norm was not finite);
+            empty without clipping.
 
     >>> r = LRFinderResult(np.array([0.1, 1.0]), np.array([1.0, 2.0]), np.array([1.0, 1.5]))
     >>> r.suggest().lr is None
@@ -150,6 +143,7 @@ class LRFinderResult:
     band: Band | None = None
     runs: list[LRFinderResult] = field(default_factory=list)
     config: dict[str, Any] = field(default_factory=dict)
+    grad_norms: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     def __post_init__(self) -> None:
         self.lrs = np.asarray(self.lrs, dtype=float)
@@ -157,6 +151,7 @@ class LRFinderResult:
         self.smoothed = np.asarray(self.smoothed, dtype=float)
         self.val_lrs = np.asarray(self.val_lrs, dtype=float)
         self.val_losses = np.asarray(self.val_losses, dtype=float)
+        self.grad_norms = np.asarray(self.grad_norms, dtype=float)
         if not (len(self.lrs) == len(self.losses) == len(self.smoothed)):
             raise ValueError(
                 f"lrs, losses and smoothed must have one entry per iteration, got lengths "
@@ -164,8 +159,10 @@ class LRFinderResult:
             )
         if len(self.val_lrs) != len(self.val_losses):
             raise ValueError("val_lrs and val_losses must have the same length")
-        if self.mode not in ("exp", "linear"):
-            raise ValueError(f"mode must be 'exp' or 'linear', got {self.mode!r}")
+        if len(self.grad_norms) not in (0, len(self.lrs)):
+            raise ValueError(f"grad_norms must be empty or have one entry per iteration "
+                             f"({len(self.lrs)}), got {len(self.grad_norms)}")
+        check_mode(self.mode)
         if self.stop_reason not in STOP_REASONS:
             raise ValueError(f"stop_reason must be one of {STOP_REASONS}, got {self.stop_reason!r}")
 
@@ -233,7 +230,8 @@ class LRFinderResult:
             "val_losses": _enc(self.val_losses),
             "band": None if self.band is None else self.band.to_dict(),
             "runs": [r.to_dict() for r in self.runs],
-            "config": {k: _f(v) if isinstance(v, float) else v for k, v in self.config.items()},
+            "config": to_plain(self.config),
+            "grad_norms": _enc(self.grad_norms),
         }
 
     @classmethod
@@ -269,6 +267,44 @@ class LRFinderResult:
             band=None if d.get("band") is None else Band.from_dict(d["band"]),
             runs=[cls.from_dict(r) for r in d.get("runs", [])],
             config=config,
+            grad_norms=_dec(d.get("grad_norms")),
+        )
+
+    @classmethod
+    def from_runs(cls, runs: Sequence[LRFinderResult], config: dict[str, Any]) -> LRFinderResult:
+        """Several runs of one sweep as one result: the median curve, a 10-90 % band and
+        the runs, over the points every run reached (the first run to stop ends it).
+
+        >>> lrs = np.geomspace(1e-3, 1, 4)
+        >>> runs = [LRFinderResult(lrs, lrs + k, lrs + k) for k in (0.0, 1.0, 2.0)]
+        >>> r = LRFinderResult.from_runs(runs, {})
+        >>> r.losses.round(3).tolist(), r.band.n_runs
+        ([1.001, 1.01, 1.1, 2.0], 3)
+        """
+        runs = list(runs)
+        m = min(len(r) for r in runs)
+        curves = _padded([r.losses for r in runs])
+        lrs = np.asarray(runs[0].lrs[:m], dtype=float)  # every run sweeps the same grid
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns
+            median = np.nanmedian(curves[:, :m], axis=0)
+            low, high = np.nanpercentile(curves[:, :m], [10, 90], axis=0)
+            smoothed = np.nanmedian(_padded([r.smoothed for r in runs])[:, :m], axis=0)
+            norms = (np.nanmedian(np.stack([r.grad_norms[:m] for r in runs]), axis=0)
+                     if all(len(r.grad_norms) for r in runs) else np.zeros(0))
+        first = min(runs, key=len)
+        stopped = first.stop_reason != "completed"
+        nv = min(len(r.val_lrs) for r in runs)
+        val_lrs = runs[0].val_lrs[:nv]
+        val_losses = (np.median(np.stack([r.val_losses[:nv] for r in runs]), axis=0)
+                      if nv else np.zeros(0))
+        skipped = sum(int(r.config.get("skipped_steps", 0) or 0) for r in runs)
+        return cls(
+            lrs=lrs, losses=median, smoothed=smoothed, mode=first.mode, diverged=stopped,
+            stop_reason=first.stop_reason, stop_index=m - 1 if stopped else None,
+            val_lrs=val_lrs, val_losses=val_losses,
+            band=Band(lrs, median, low, high, curves, (0.1, 0.9)), runs=runs,
+            config={**config, "skipped_steps": skipped}, grad_norms=norms,
         )
 
     def save(self, path: str | os.PathLike[str]) -> Path:

@@ -12,13 +12,17 @@ bit for bit,
   entries created during the run are removed) and every key of every param group
   (``lr``, ``momentum``, ``betas``, ``weight_decay``, ``initial_lr``, ...);
 * the RNG states of python ``random``, numpy's global generator, torch's CPU generator
-  and, when CUDA is available, every CUDA device's generator;
+  and, once CUDA is initialised, every CUDA device's generator
+  (:func:`onecycle._rng.rng_state`);
 * the ``state_dict()`` of any ``extras`` (a GradScaler, an LR scheduler, ...).
 
-Tensors are copied to CPU memory (``where="memory"``) or written to a temporary file
-(``where="disk"``: ``torch.save``, read back with ``torch.load(weights_only=True)``, the
-file removed on exit) for models too large to keep twice in memory. Small non-tensor
-values (hyper-parameters, RNG states, extras) always stay in memory.
+Tensors are copied to host memory (``where="memory"``, or its synonym ``"cpu"``: the
+copies never stay on the GPU, so a snapshot does not double the device memory a model
+takes) or written to a temporary file (``where="disk"``: ``torch.save``, read back with
+``torch.load(weights_only=True)``, the file removed on exit) for models too large to keep
+twice in host memory. Small non-tensor values (hyper-parameters, RNG states, extras)
+always stay in memory. Restoring writes the saved values into the live tensors in
+place, one at a time, so it does not allocate a second copy on the device either.
 
 Example:
     >>> import torch
@@ -35,46 +39,60 @@ from __future__ import annotations
 
 import copy
 import os
-import random
 import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-import numpy as np
 import torch
 
-__all__ = ["StateSnapshot", "preserved_state", "rng_state", "set_rng_state"]
+from .._io import WriteError, atomic_write
+from .._rng import rng_state, set_rng_state
 
-_WHERE = ("memory", "disk")
+# rng_state / set_rng_state live in onecycle._rng (one home for the RNG helpers); they
+# stay importable from here for the code that used them from this module
+__all__ = ["StateSnapshot", "preserved_state", "rng_state", "set_rng_state", "WHERE"]
 
-
-def rng_state() -> dict[str, Any]:
-    """The global RNG states of python, numpy, torch (and CUDA when available).
-
-    >>> s = rng_state(); _ = torch.rand(1); set_rng_state(s)
-    """
-    state: dict[str, Any] = {
-        "python": random.getstate(),
-        "numpy": np.random.get_state(),
-        "torch": torch.get_rng_state(),
-    }
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def set_rng_state(state: dict[str, Any]) -> None:
-    """Inverse of :func:`rng_state`."""
-    random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
-    torch.set_rng_state(state["torch"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+#: where a snapshot keeps its tensors: host (CPU) memory, or a temporary file
+WHERE = ("memory", "cpu", "disk")
 
 
 def _is_tensor(v: Any) -> bool:
     return isinstance(v, torch.Tensor)
+
+
+def _check_where(where: Any) -> str:
+    if where is True:
+        return "memory"
+    if not isinstance(where, str) or where not in WHERE:
+        raise ValueError(f"where must be one of {', '.join(map(repr, WHERE))} (or True for "
+                         f"'memory'), got {where!r}")
+    return "memory" if where == "cpu" else where
+
+
+def _check_parts(model: Any, optimizer: Any, extras: Sequence[Any]) -> None:
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    if optimizer is not None and not hasattr(optimizer, "param_groups"):
+        raise TypeError(
+            f"optimizer must be a torch.optim.Optimizer or None, got {type(optimizer).__name__}"
+        )
+    for e in extras:
+        if not (hasattr(e, "state_dict") and hasattr(e, "load_state_dict")):
+            raise TypeError(
+                f"extras must have state_dict() and load_state_dict(), got {type(e).__name__}"
+            )
+
+
+def _spill_error(path: str, exc: BaseException) -> WriteError:
+    reason = getattr(exc, "strerror", None) or f"{type(exc).__name__}: {exc}"
+    err = WriteError(
+        f"could not write the state snapshot {path}: {reason}; free space in that folder "
+        "(or point TMPDIR elsewhere), or keep the snapshot in host memory with "
+        "restore='memory'"
+    )
+    err.errno = getattr(exc, "errno", None)
+    return err
 
 
 class StateSnapshot:
@@ -99,31 +117,28 @@ class StateSnapshot:
         extras: Sequence[Any] = (),
         tmpdir: str | os.PathLike[str] | None = None,
     ) -> None:
-        if where is True:
-            where = "memory"
-        if where not in _WHERE:
-            raise ValueError(f"where must be one of {_WHERE} (or True for 'memory'), got {where!r}")
-        if not isinstance(model, torch.nn.Module):
-            raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-        if optimizer is not None and not hasattr(optimizer, "param_groups"):
-            raise TypeError(
-                f"optimizer must be a torch.optim.Optimizer or None, got {type(optimizer).__name__}"
-            )
-        for e in extras:
-            if not (hasattr(e, "state_dict") and hasattr(e, "load_state_dict")):
-                raise TypeError(
-                    f"extras must have state_dict() and load_state_dict(), got {type(e).__name__}"
-                )
-        self.where = where
+        self.where = _check_where(where)
+        _check_parts(model, optimizer, extras)
         self.model = model
         self.optimizer = optimizer
         self.extras = list(extras)
         self.kept = False
         self._tensors: list[torch.Tensor] | None = []
         self._path: str | None = None
-
         # model: (module, kind, name, tensor index or None, grad index or None)
         self._model_entries: list[tuple[torch.nn.Module, str, str, int | None, int | None]] = []
+        self._capture_model(model)
+        self._modes = [(m, m.training) for m in model.modules()]
+        self._opt_state: list[tuple[Any, dict[str, Any]]] = []
+        self._opt_groups: list[tuple[list[Any], dict[str, Any]]] = []
+        if optimizer is not None:
+            self._capture_optimizer(optimizer)
+        self._extras_state = [copy.deepcopy(e.state_dict()) for e in self.extras]
+        self._rng = rng_state()
+        if self.where == "disk":
+            self._spill(tmpdir)
+
+    def _capture_model(self, model: torch.nn.Module) -> None:
         seen: set[int] = set()
         for module in model.modules():
             for name, p in module._parameters.items():
@@ -137,31 +152,39 @@ class StateSnapshot:
                     continue
                 seen.add(id(b))
                 self._model_entries.append((module, "buffer", name, self._stash(b), None))
-        self._modes = [(m, m.training) for m in model.modules()]
 
-        # optimizer
-        self._opt_state: list[tuple[Any, dict[str, Any]]] = []
-        self._opt_groups: list[tuple[list[Any], dict[str, Any]]] = []
-        if optimizer is not None:
-            for p, st in optimizer.state.items():
-                self._opt_state.append((p, {k: self._pack(v) for k, v in st.items()}))
-            for g in optimizer.param_groups:
-                vals = {k: self._pack(v) for k, v in g.items() if k != "params"}
-                self._opt_groups.append((list(g["params"]), vals))
+    def _capture_optimizer(self, optimizer: torch.optim.Optimizer) -> None:
+        for p, st in optimizer.state.items():
+            self._opt_state.append((p, {k: self._pack(v) for k, v in st.items()}))
+        for g in optimizer.param_groups:
+            vals = {k: self._pack(v) for k, v in g.items() if k != "params"}
+            self._opt_groups.append((list(g["params"]), vals))
 
-        self._extras_state = [copy.deepcopy(e.state_dict()) for e in self.extras]
-        self._rng = rng_state()
+    def _spill(self, tmpdir: str | os.PathLike[str] | None) -> None:
+        """Move the host copies into a temporary file (``where="disk"``).
 
-        if where == "disk":
+        A full or unwritable temporary folder is an ``OSError`` naming the file, with
+        the way out, instead of torch's bare "basic_ios::clear: iostream error".
+        """
+        tensors = self._tensors
+        try:
             fd, path = tempfile.mkstemp(prefix="onecycle-state-", suffix=".pt", dir=tmpdir)
             os.close(fd)
-            self._path = path
+        except OSError as exc:
+            folder = tempfile.gettempdir() if tmpdir is None else os.fspath(tmpdir)
+            raise _spill_error(os.path.join(folder, "onecycle-state-*.pt"), exc) from exc
+        try:
+            atomic_write(path, lambda f: torch.save(tensors, f))
+        except BaseException as exc:
             try:
-                torch.save(self._tensors, path)
-            except BaseException:
                 os.remove(path)
-                raise
-            self._tensors = None
+            except OSError:
+                pass
+            if isinstance(exc, Exception):
+                raise _spill_error(path, exc.__cause__ or exc) from exc
+            raise
+        self._path = path
+        self._tensors = None
 
     # -- packing
     def _stash(self, t: torch.Tensor) -> int:
@@ -294,8 +317,8 @@ def preserved_state(
 ) -> Iterator[StateSnapshot]:
     """Run a block, then put model, optimizer, RNGs (and ``extras``) back bit for bit.
 
-    ``where`` is ``"memory"`` (CPU copies, the default) or ``"disk"`` (a temporary
-    file, removed afterwards). Exceptions raised in the block propagate after the
+    ``where`` is ``"memory"`` (copies in host memory, the default; ``"cpu"`` is a synonym)
+    or ``"disk"`` (a temporary file, removed afterwards). Exceptions raised in the block propagate after the
     restore. Call ``snap.keep()`` inside the block to keep the new state instead.
 
     >>> import torch
