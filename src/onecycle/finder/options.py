@@ -98,7 +98,10 @@ class FinderOptions:
         put(self, "val_batches", check.integer("val_batches", self.val_batches, least=1))
         if self.val_samples is not None:
             put(self, "val_samples", check.integer("val_samples", self.val_samples, least=1))
-        check.choice("restore", self.restore, RESTORE)
+        if not isinstance(self.restore, (bool, str)) or self.restore not in RESTORE:
+            # (1 == True, but a number is not a way to say where the snapshot goes)
+            raise ValueError(f"restore must be one of {', '.join(map(repr, RESTORE))}, got "
+                             f"{self.restore!r}")
         put(self, "repeats", check.integer("repeats", self.repeats, least=1))
         if self.seed is not None:
             seed = check.seed("seed", self.seed)
