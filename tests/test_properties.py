@@ -88,12 +88,14 @@ def test_param_scheduler_applies_any_piecewise_schedule_exactly(groups: int, dat
             assert g["lr"] == f(step) and g["weight_decay"] == wd_s(step)
         assert ps.get_last_lr() == [f(step) for f in lr_s]
         seen.append([g["lr"] for g in opt.param_groups])
+        opt.step()
         ps.step()
     # resume at a random step into a scheduler built from other schedules
     k = k_raw % steps
     opt1 = _sgd(groups)
     ps1 = ParamScheduler(opt1, {"lr": lr_s, "weight_decay": wd_s})
     for _ in range(k):
+        opt1.step()
         ps1.step()
     state = _through_disk(ps1.state_dict())
     opt2 = _sgd(groups)
@@ -103,6 +105,7 @@ def test_param_scheduler_applies_any_piecewise_schedule_exactly(groups: int, dat
     for step in range(k, steps):
         assert [g["lr"] for g in opt2.param_groups] == seen[step]
         assert opt2.param_groups[0]["weight_decay"] == wd_s(step)
+        opt2.step()
         ps2.step()
 
 
@@ -149,6 +152,7 @@ def test_replan_then_resume_is_identical(T: int, k1_raw: int, extra: int, k2_raw
         opt = _sgd(groups)
         s = OneCycle(opt, max_lr, total_steps=T, style=style)
         for _ in range(k1):
+            opt.step()
             s.step()
         before = s.current_values()
         s.replan(T2)
@@ -160,9 +164,11 @@ def test_replan_then_resume_is_identical(T: int, k1_raw: int, extra: int, k2_raw
     full = []
     for _ in range(k1, T2):
         full.append(a.current_values())
+        opt_a.step()
         a.step()
     opt_b, b = start()
     for _ in range(k2):
+        opt_b.step()
         b.step()
     state = _through_disk(b.state_dict())
     opt_c = _sgd(groups)
@@ -173,6 +179,7 @@ def test_replan_then_resume_is_identical(T: int, k1_raw: int, extra: int, k2_raw
         vals = c.current_values()
         assert vals == full[i - k1]
         assert [g["lr"] for g in opt_c.param_groups] == vals["lr"]
+        opt_c.step()
         c.step()
 
 
@@ -204,6 +211,7 @@ def test_onecycle_per_group_max_lr_lists(max_lrs: list[float], T: int, style: st
         assert moms == [refs[0].momentum(step)] * len(max_lrs)
         ratio = [lr / m for lr, m in zip(lrs, max_lrs)]
         assert max(ratio) == pytest.approx(min(ratio), rel=1e-9)
+        opt.step()
         s.step()
 
 

@@ -90,6 +90,7 @@ def test_third_party_optimizer_needs_registration():
     register_optimizer(Lion, momentum="beta1")
     s = OneCycle(opt, max_lr=1e-3, total_steps=10)
     assert opt.param_groups[0]["beta1"] == 0.95
+    opt.step()
     s.step()
     assert opt.param_groups[0]["beta1"] < 0.95
 
@@ -206,6 +207,7 @@ def test_past_end_holds_or_raises():
     opt = torch.optim.SGD(_params(), lr=0.1, momentum=0.9)
     s = OneCycle(opt, 0.5, total_steps=5)
     for _ in range(4):
+        opt.step()
         s.step()
     last = s.get_last_lr()
     with warnings.catch_warnings():
@@ -216,6 +218,7 @@ def test_past_end_holds_or_raises():
     assert s.get_last_lr() == last
     r = OneCycle(torch.optim.SGD(_params(), lr=0.1, momentum=0.9), 0.5, total_steps=5, on_end="raise")
     for _ in range(5):
+        r.optimizer.step()
         r.step()
     with pytest.raises(ValueError, match="total steps"):
         r.step()
@@ -249,6 +252,7 @@ def test_state_dict_is_weights_only_safe(tmp_path):
     opt = torch.optim.SGD(_params(), lr=0.1, momentum=0.9)
     s = OneCycle(opt, 0.5, total_steps=40)
     for _ in range(13):
+        opt.step()
         s.step()
     s.replan(80)
     path = tmp_path / "sched.pt"
@@ -259,7 +263,9 @@ def test_state_dict_is_weights_only_safe(tmp_path):
     assert s2.total_steps == 80
     for _ in range(60):
         assert s.get_last_lr() == s2.get_last_lr()
+        opt.step()
         s.step()
+        s2.optimizer.step()
         s2.step()
 
 
@@ -267,6 +273,7 @@ def test_replan_extends_without_jump_and_keeps_the_end():
     opt = torch.optim.SGD(_params(), lr=0.1, momentum=0.9)
     s = OneCycle(opt, 1.0, total_steps=100)
     for _ in range(60):
+        opt.step()
         s.step()
     before = s.get_last_lr()[0]
     m_before = s.current_values()["momentum"][0]
@@ -275,6 +282,7 @@ def test_replan_extends_without_jump_and_keeps_the_end():
     assert s.current_values()["momentum"][0] == m_before
     seq = []
     for _ in range(139):
+        opt.step()
         s.step()
         seq.append(s.get_last_lr()[0])
     assert seq[-1] == pytest.approx(1.0 / 1000)
@@ -289,6 +297,7 @@ def test_param_scheduler_weight_decay_and_per_group():
     wd = [join([linear(0.0, 1e-2)], [0, 10]), join([linear(1e-2, 0.0)], [0, 10])]
     ps = ParamScheduler(opt, {"weight_decay": wd}, total_steps=11)
     for _ in range(10):
+        opt.step()
         ps.step()
     assert opt.param_groups[0]["weight_decay"] == pytest.approx(1e-2)
     assert opt.param_groups[1]["weight_decay"] == pytest.approx(0.0)

@@ -19,10 +19,10 @@ Example:
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+from . import _validate
 
 __all__ = [
     "HyperAdapter",
@@ -37,36 +37,31 @@ __all__ = [
 Group = dict[str, Any]
 
 
-def _finite(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        try:  # numpy scalars, 0-d tensors
-            value = float(value)
-        except (TypeError, ValueError):
-            raise TypeError(f"{name} must be a real number, got {value!r}") from None
-    value = float(value)
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be finite, got {value!r}")
-    return value
-
-
 def validate_hyper(name: str, value: Any, label: str | None = None) -> float:
-    """Check a hyper-parameter value and return it as a float.
+    """Check a hyper-parameter value you set and return it as a float.
 
     ``lr`` must be > 0, ``momentum`` (or beta1) in [0, 1), ``weight_decay`` >= 0;
-    every value must be finite. Other names only need to be finite.
+    every value must be finite. Other names only need to be finite. ``label`` is the
+    name the message uses (``"max_lr"`` for a peak LR). The rules and messages are
+    those of :mod:`onecycle._validate`.
 
     >>> validate_hyper("momentum", 0.9)
     0.9
+    >>> validate_hyper("lr", 0.0, "max_lr")
+    Traceback (most recent call last):
+    ...
+    ValueError: max_lr must be a finite number > 0, got 0.0
     """
     label = name if label is None else label
-    v = _finite(label, value)
-    if name == "lr" and not v > 0:
-        raise ValueError(f"{label} must be > 0, got {value!r}")
-    if name == "momentum" and not 0.0 <= v < 1.0:
-        raise ValueError(f"{label} must be in [0, 1), got {value!r}")
-    if name == "weight_decay" and v < 0:
-        raise ValueError(f"{label} must be >= 0, got {value!r}")
-    return v
+    check = _RULES.get(name, _validate.real)
+    return check(label, value)
+
+
+_RULES = {
+    "lr": _validate.positive,
+    "momentum": _validate.momentum,
+    "weight_decay": _validate.nonnegative,
+}
 
 
 def _write_scalar(group: Group, key: str, value: float) -> None:
@@ -279,5 +274,3 @@ def set_hyper(optimizer: Any, name: str, values: float | list[float]) -> None:
     for g, v in zip(groups, checked):
         ad.set(g, name, v, oname)
 
-
-SetterFn = Callable[[Any, float], None]

@@ -6,6 +6,10 @@ A schedule is any callable ``step -> float``; ``ParamScheduler`` maps
 mechanism. Scheduler state (the step and the schedules' JSON specs) lives in the
 scheduler, never in the optimizer's param groups.
 
+Misuse is reported as torch reports it, once per scheduler: ``scheduler.step()`` before
+the first ``optimizer.step()``, an ``optimizer.step`` replaced after the scheduler was
+made (the scheduler can then no longer tell), and calling ``get_lr()`` directly.
+
 Example:
     >>> import torch, onecycle as oc
     >>> opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1, momentum=0.9)
@@ -18,40 +22,72 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import warnings
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
-from .hyper import adapter_for, validate_hyper
-from .schedule import (
-    _MISSING,
-    OneCycleSchedule,
-    TimeWarp,
-    _int_steps,
-    schedule_from_dict,
-)
+from . import _validate
+from .hyper import adapter_for
+from .schedule import ON_END, STYLE_DEFAULT, OneCycleSchedule, TimeWarp, schedule_from_dict
 
 __all__ = ["ParamScheduler", "OneCycle"]
 
 ScheduleFn = Callable[[float], float]
 
-
-# (low, high, low bound is exclusive) for the hyper-parameters with a known range
-_RANGES: dict[str, tuple[float, float, bool]] = {
-    "lr": (0.0, math.inf, True),
-    "momentum": (0.0, 1.0, False),
-    "weight_decay": (0.0, math.inf, False),
+# What a schedule may write, per hyper-parameter: [low, high) and the rule in words. A
+# schedule may reach an LR of 0 (a decay "to zero" does at its end); a negative or
+# non-finite value is refused before anything is written.
+_RANGES: dict[str, tuple[float, float, str]] = {
+    "lr": (0.0, math.inf, "a finite number >= 0"),
+    "momentum": (0.0, 1.0, "in [0, 1)"),
+    "weight_decay": (0.0, math.inf, "a finite number >= 0"),
 }
+_ANY = (-math.inf, math.inf, "a finite number")
+
+# torch marks the optimizer.step it wraps with this attribute and records each call in
+# optimizer._opt_called; using the same names, torch's schedulers and ours see each
+# other's wrapper and neither wraps twice.
+_MARK = "_wrapped_by_lr_sched"
+
+
+def _watch_steps(optimizer: Optimizer) -> None:
+    """Make ``optimizer.step()`` record that it ran, so the first ``scheduler.step()`` can
+    tell whether it came after it. A weak reference keeps the optimizer collectable."""
+    step = optimizer.step
+    if getattr(step, _MARK, False):
+        return
+    ref = weakref.ref(optimizer)
+    func = getattr(step, "__func__", None)
+    if func is not None and getattr(step, "__self__", None) is optimizer:
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            opt = ref()
+            opt._opt_called = True  # type: ignore[union-attr]
+            return func(opt, *args, **kwargs)
+
+    else:  # already replaced by a plain callable: call that
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            opt = ref()
+            if opt is not None:
+                opt._opt_called = True  # type: ignore[attr-defined]
+            return step(*args, **kwargs)
+
+    functools.update_wrapper(counted, func or step)
+    setattr(counted, _MARK, True)
+    optimizer.step = counted  # type: ignore[method-assign]
 
 
 def _writer(adapter: Any, group: dict, name: str, oname: str) -> Callable[[float], None]:
     """A fast setter for one hyper-parameter of one param group."""
-    key = adapter._key(name, oname)
+    key = adapter.key_for(name, oname)
     if key.endswith("[0]"):
         base = key[:-3]
 
@@ -75,6 +111,39 @@ def _writer(adapter: Any, group: dict, name: str, oname: str) -> Callable[[float
     return write_plain
 
 
+def _schedule_table(
+    optimizer: Optimizer, schedules: Any, adapter: Any
+) -> dict[str, list[ScheduleFn]]:
+    """``{name: one schedule per param group}``, every name checked against every group."""
+    if not isinstance(schedules, Mapping) or not schedules:
+        raise ValueError(
+            f"schedules must be a non-empty mapping {{name: schedule}}, got {schedules!r}"
+        )
+    oname = type(optimizer).__name__
+    n = len(optimizer.param_groups)
+    table: dict[str, list[ScheduleFn]] = {}
+    for name, sched in schedules.items():
+        if not isinstance(name, str):
+            raise TypeError(f"schedule names must be strings, got {name!r}")
+        adapter.key_for(name, oname)  # a family without it: the standard error
+        if isinstance(sched, (list, tuple)):
+            if len(sched) != n:
+                raise ValueError(
+                    f"schedules[{name!r}] has {len(sched)} entries for {n} param groups; "
+                    "pass one schedule or exactly one per param group"
+                )
+            fns = list(sched)
+        else:
+            fns = [sched] * n
+        for f in fns:
+            if not callable(f):
+                raise TypeError(f"schedules[{name!r}] must be callable step -> float, got {f!r}")
+        for g in optimizer.param_groups:  # every group must actually hold it
+            adapter.get(g, name, oname)
+        table[name] = fns
+    return table
+
+
 class ParamScheduler(LRScheduler):
     """Drive any hyper-parameters of an optimizer from step schedules.
 
@@ -82,18 +151,24 @@ class ParamScheduler(LRScheduler):
         optimizer: a ``torch.optim.Optimizer``.
         schedules: ``{name: schedule}`` where ``name`` is ``"lr"``, ``"momentum"`` (beta1
             for the Adam family), ``"weight_decay"`` or any other param-group key, and a
-            schedule is a callable ``step -> float`` or a list of them, one per group.
+            schedule is a callable ``step -> float`` or a list of them, one per group
+            (any schedule of :mod:`onecycle.schedule`: ``join(...)``, ``wsd(...)``, ...).
         total_steps: optional length; past it the values are held (``on_end="hold"``,
             warning once) or a ``ValueError`` is raised (``on_end="raise"``).
+        last_epoch: torch's keyword: ``-1`` (default) starts at step 0; ``k >= 0``
+            means ``k + 1`` steps have run (torch's meaning when resuming). Prefer
+            ``load_state_dict``, which also restores the schedules.
 
-    The values for step 0 are applied on construction; each ``step()`` advances one
-    step and applies its values (call it after ``optimizer.step()``).
+    The values for the first step are applied on construction; each ``step()`` advances
+    one step and applies its values (call it after ``optimizer.step()``). Values are
+    checked before any is written: a schedule that gives a negative or non-finite LR
+    leaves the optimizer as it was.
 
     >>> import torch
     >>> from onecycle.schedule import linear, join
     >>> opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0, weight_decay=0.0)
     >>> ps = ParamScheduler(opt, {"weight_decay": join([linear(0.0, 1e-3)], [0, 10])})
-    >>> ps.step(); round(opt.param_groups[0]["weight_decay"], 6)
+    >>> opt.step(); ps.step(); round(opt.param_groups[0]["weight_decay"], 6)
     0.0001
     """
 
@@ -104,52 +179,28 @@ class ParamScheduler(LRScheduler):
         *,
         total_steps: int | None = None,
         on_end: str = "hold",
+        last_epoch: int = -1,
     ) -> None:
         if not isinstance(optimizer, Optimizer):
             raise TypeError(
                 f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}"
             )
-        if not isinstance(schedules, Mapping) or not schedules:
-            raise ValueError(
-                f"schedules must be a non-empty mapping {{name: schedule}}, got {schedules!r}"
-            )
-        if on_end not in ("hold", "raise"):
-            raise ValueError(f"on_end must be 'hold' or 'raise', got {on_end!r}")
+        self.on_end = _validate.choice("on_end", on_end, ON_END)
+        start = _validate.integer("last_epoch", last_epoch, least=-1)
         self.optimizer = optimizer
         self._adapter = adapter_for(optimizer)
         self._oname = type(optimizer).__name__
-        n = len(optimizer.param_groups)
-        table: dict[str, list[ScheduleFn]] = {}
-        for name, sched in schedules.items():
-            if not isinstance(name, str):
-                raise TypeError(f"schedule names must be strings, got {name!r}")
-            if name == "momentum" and not self._adapter.has("momentum"):
-                self._adapter._key("momentum", self._oname)  # raises the standard error
-            if isinstance(sched, (list, tuple)):
-                if len(sched) != n:
-                    raise ValueError(
-                        f"schedules[{name!r}] has {len(sched)} entries for {n} param groups; "
-                        "pass one schedule or exactly one per param group"
-                    )
-                fns = list(sched)
-            else:
-                fns = [sched] * n
-            for f in fns:
-                if not callable(f):
-                    raise TypeError(f"schedules[{name!r}] must be callable step -> float, got {f!r}")
-            # every group must actually hold the hyper-parameter
-            for g in optimizer.param_groups:
-                self._adapter.get(g, name, self._oname)
-            table[name] = fns
-        self._table = table
-        self.total_steps = None if total_steps is None else _int_steps("total_steps", total_steps)
-        self.on_end = on_end
-        self._warned_end = False
+        self._table = _schedule_table(optimizer, schedules, self._adapter)
+        self.total_steps = (
+            None if total_steps is None else _validate.integer("total_steps", total_steps, least=1)
+        )
+        self._warned_end = self._warned_get_lr = False
         # LRScheduler attributes that torch utilities and Lightning read
         self.base_lrs = [float(g["lr"]) for g in optimizer.param_groups]
-        self.last_epoch = 0
-        self._step_count = 1
+        self.last_epoch = start + 1
+        self._step_count = 1  # as torch after its initial step: the next step() is checked
         self._get_lr_called_within_step = False
+        _watch_steps(optimizer)
         self._compile()
         self._apply()
 
@@ -177,18 +228,15 @@ class ParamScheduler(LRScheduler):
                 step = T - 1
         return step
 
-    def _compute(self, step: int) -> dict[str, list[float]]:
-        return {name: [float(f(step)) for f in fns] for name, fns in self._table.items()}
-
     def _compile(self) -> None:
         """Per (hyper-parameter, group): the schedule, a writer and the allowed range.
 
         Done once, so ``step()`` is a few float ops and dict writes per group."""
         plan = []
         for name, fns in self._table.items():
-            lo, hi, lo_open = _RANGES.get(name, (-math.inf, math.inf, False))
+            lo, hi, _ = _RANGES.get(name, _ANY)
             writers = [_writer(self._adapter, g, name, self._oname) for g in self.optimizer.param_groups]
-            plan.append((name, list(zip(fns, writers)), lo, hi, lo_open))
+            plan.append((name, list(zip(fns, writers)), lo, hi))
         self._plan = plan
         self._groups = self.optimizer.param_groups
         self._ngroups = len(self._groups)
@@ -204,6 +252,13 @@ class ParamScheduler(LRScheduler):
                 )
         self._compile()
 
+    def _refuse(self, name: str, value: Any, step: int, group: int) -> None:
+        rule = _RANGES.get(name, _ANY)[2]
+        raise ValueError(
+            f"the {name!r} schedule gave {value!r} at step {step} (param group {group}); "
+            f"{name} must be {rule}"
+        )
+
     def _apply(self) -> None:
         groups = self.optimizer.param_groups
         # optimizer.load_state_dict() and add_param_group() replace or grow the groups:
@@ -214,16 +269,14 @@ class ParamScheduler(LRScheduler):
         if self.total_steps is not None and step >= self.total_steps:
             step = self._effective_step()
         values = {}
-        for name, pairs, lo, hi, lo_open in self._plan:
+        for name, pairs, lo, hi in self._plan:
             vals = []
             prev_f = prev_v = None
-            for f, _write in pairs:
+            for i, (f, _write) in enumerate(pairs):
                 # groups sharing one schedule object evaluate it once
                 v = prev_v if f is prev_f else f(step)
-                # NaN fails every comparison, so it is caught here too
-                if not ((v > lo if lo_open else v >= lo) and v < hi):
-                    validate_hyper(name, v)  # raises the standard message
-                    raise ValueError(f"schedule for {name!r} gave {v!r} at step {step}")
+                if not lo <= v < hi:  # NaN fails every comparison, so it is caught here too
+                    self._refuse(name, v, step, i)
                 vals.append(v)
                 prev_f, prev_v = f, v
             values[name] = vals
@@ -234,20 +287,50 @@ class ParamScheduler(LRScheduler):
         self._last_values = values
         self._last_lr = values["lr"] if "lr" in values else [float(g["lr"]) for g in self.optimizer.param_groups]
 
+    def _check_order(self) -> None:
+        """torch's two checks on the first ``step()``, worded for this scheduler."""
+        if not getattr(self.optimizer.step, _MARK, False):
+            warnings.warn(
+                f"{self._oname}.step was replaced after {type(self).__name__} was created, so "
+                "the scheduler cannot check that optimizer.step() runs before "
+                "scheduler.step(); make sure it does",
+                UserWarning,
+                stacklevel=3,
+            )
+        elif not getattr(self.optimizer, "_opt_called", False):
+            warnings.warn(
+                f"{type(self).__name__}.step() was called before optimizer.step(): call "
+                "optimizer.step() first, or the schedule's first step is skipped (the "
+                "first optimizer step runs with the second step's values)",
+                UserWarning,
+                stacklevel=3,
+            )
+
     def step(self, epoch: int | None = None) -> None:  # type: ignore[override]
         """Advance one step (after ``optimizer.step()``) and apply the new values."""
         if epoch is not None:
             raise TypeError("step() takes no epoch argument; schedules advance per step")
+        if self._step_count == 1:
+            self._check_order()
         self.last_epoch += 1
         self._step_count += 1
         self._apply()
 
     def get_lr(self) -> list[float]:  # type: ignore[override]
-        """Learning rates for the current step (one per param group)."""
+        """Learning rates for the current step (one per group); use :meth:`get_last_lr`
+        (calling this directly warns once, as torch does)."""
+        if not self._get_lr_called_within_step and not self._warned_get_lr:
+            self._warned_get_lr = True
+            warnings.warn(
+                "To get the last learning rate computed by the scheduler, please use "
+                "get_last_lr()",
+                UserWarning,
+                stacklevel=2,
+            )
         return list(self._last_lr)
 
     def get_last_lr(self) -> list[float]:
-        """Learning rates last applied (one per param group), like torch."""
+        """Learning rates last applied (one float per param group, also for tensor LRs)."""
         return list(self._last_lr)
 
     def current_values(self) -> dict[str, list[float]]:
@@ -259,6 +342,41 @@ class ParamScheduler(LRScheduler):
         """Index of the current step (0-based); the same as ``last_epoch``."""
         return self.last_epoch
 
+    def get_schedule(self, name: str, group: int = 0) -> ScheduleFn:
+        """The schedule that drives ``name`` in param group ``group``.
+
+        >>> import torch
+        >>> from onecycle.schedule import wsd
+        >>> opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+        >>> ParamScheduler(opt, {"lr": wsd(10, 0.1)}).get_schedule("lr").kind
+        'wsd'
+        """
+        if name not in self._table:
+            raise ValueError(f"no schedule for {name!r}; scheduled: {sorted(self._table)}")
+        fns = self._table[name]
+        return fns[_validate.integer("group", group, least=0, most=len(fns) - 1)]
+
+    def preview(self, group: int = 0) -> dict[str, Any]:
+        """Arrays of ``step`` and every scheduled value over ``total_steps`` (one group),
+        without stepping: what :func:`~onecycle.plots.plot_schedule` draws.
+
+        >>> import torch
+        >>> from onecycle.schedule import linear_decay
+        >>> opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+        >>> ParamScheduler(opt, {"lr": linear_decay(4, 1.0)}, total_steps=4).preview()["lr"]
+        array([1.  , 0.75, 0.5 , 0.25])
+        """
+        import numpy as np
+
+        if self.total_steps is None:
+            raise ValueError("preview needs a scheduler created with total_steps")
+        steps = np.arange(self.total_steps)
+        out: dict[str, Any] = {"step": steps}
+        for name in self._table:
+            f = self.get_schedule(name, group)
+            out[name] = np.array([float(f(float(i))) for i in steps])
+        return out
+
     # -- state ------------------------------------------------------------------
 
     def state_dict(self) -> dict[str, Any]:
@@ -266,7 +384,7 @@ class ParamScheduler(LRScheduler):
 
         Only plain Python types, so it is safe under ``torch.load(weights_only=True)``.
         """
-        specs: dict[str, list[dict[str, Any]]] = {}
+        specs: dict[str, list[dict[str, Any] | None]] = {}
         for name, fns in self._table.items():
             out = []
             for f in fns:
@@ -281,39 +399,57 @@ class ParamScheduler(LRScheduler):
             "base_lrs": list(self.base_lrs),
         }
 
-    def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
-        """Restore a run at any step: the next ``step()`` gives exactly the values an
-        uninterrupted run would have given. Schedules without a JSON spec keep the
-        callables this scheduler was built with."""
+    def _read_state(self, state_dict: Any) -> dict[str, Any]:
+        """Everything ``load_state_dict`` will set, checked whole before anything is."""
         if not isinstance(state_dict, Mapping) or "last_epoch" not in state_dict:
             raise ValueError("state_dict is not a onecycle scheduler state (no 'last_epoch')")
         specs = state_dict.get("schedules", {})
-        if set(specs) != set(self._table):
+        if not isinstance(specs, Mapping) or set(specs) != set(self._table):
             raise ValueError(
-                f"state_dict schedules {sorted(specs)} do not match this scheduler's "
-                f"{sorted(self._table)}"
+                f"state_dict schedules {sorted(specs) if isinstance(specs, Mapping) else specs!r} "
+                f"do not match this scheduler's {sorted(self._table)}"
             )
-        for name, lst in specs.items():
-            if len(lst) != len(self._table[name]):
-                raise ValueError(
-                    f"state_dict has {len(lst)} {name!r} schedules for "
-                    f"{len(self._table[name])} param groups"
-                )
-            built: dict[str, Any] = {}  # equal specs -> one shared object (evaluated once)
-            fns = []
-            for spec, old in zip(lst, self._table[name]):
-                if spec is None:
-                    fns.append(old)
-                    continue
-                key = json.dumps(spec, sort_keys=True)
-                if key not in built:
-                    built[key] = schedule_from_dict(spec)
-                fns.append(built[key])
-            self._table[name] = fns
-        self.total_steps = state_dict.get("total_steps", self.total_steps)
-        self.on_end = state_dict.get("on_end", self.on_end)
-        self.base_lrs = list(state_dict.get("base_lrs", self.base_lrs))
-        self.last_epoch = int(state_dict["last_epoch"])
+        table = {name: self._read_specs(name, specs[name]) for name in self._table}
+        total = state_dict.get("total_steps", self.total_steps)
+        base_lrs = state_dict.get("base_lrs", self.base_lrs)
+        if not isinstance(base_lrs, (list, tuple)):
+            raise TypeError(f"state_dict base_lrs must be a list, got {base_lrs!r}")
+        return {
+            "table": table,
+            "total_steps": None if total is None else _validate.integer("total_steps", total, least=1),
+            "on_end": _validate.choice("on_end", state_dict.get("on_end", self.on_end), ON_END),
+            "base_lrs": [_validate.real("base_lrs entry", v) for v in base_lrs],
+            "last_epoch": _validate.integer("last_epoch", state_dict["last_epoch"], least=0),
+        }
+
+    def _read_specs(self, name: str, lst: Any) -> list[ScheduleFn]:
+        old = self._table[name]
+        if not isinstance(lst, (list, tuple)) or len(lst) != len(old):
+            raise ValueError(
+                f"state_dict has {len(lst) if isinstance(lst, (list, tuple)) else lst!r} "
+                f"{name!r} schedules for {len(old)} param groups"
+            )
+        built: dict[str, Any] = {}  # equal specs -> one shared object (evaluated once)
+        fns = []
+        for spec, f in zip(lst, old):
+            if spec is None:  # a schedule without a JSON spec: keep the callable
+                fns.append(f)
+                continue
+            key = json.dumps(spec, sort_keys=True)
+            if key not in built:
+                built[key] = schedule_from_dict(spec)
+            fns.append(built[key])
+        return fns
+
+    def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
+        """Restore a run at any step: the next ``step()`` gives exactly the values an
+        uninterrupted run would have given. Schedules without a JSON spec keep the
+        callables this scheduler was built with. The state is checked whole first: a bad
+        one raises and changes nothing."""
+        s = self._read_state(state_dict)
+        self._table = s["table"]
+        self.total_steps, self.on_end = s["total_steps"], s["on_end"]
+        self.base_lrs, self.last_epoch = s["base_lrs"], s["last_epoch"]
         self._step_count = self.last_epoch + 1
         self._compile()
         self._apply()
@@ -330,12 +466,12 @@ class ParamScheduler(LRScheduler):
         >>> import torch, onecycle as oc
         >>> opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1, momentum=0.9)
         >>> s = oc.OneCycle(opt, max_lr=1.0, total_steps=100)
-        >>> for _ in range(40): s.step()
+        >>> for _ in range(40): opt.step(); s.step()
         >>> before = s.get_last_lr()[0]; s.replan(total_steps=200)
         >>> s.get_last_lr()[0] == before, s.total_steps
         (True, 200)
         """
-        new_T = _int_steps("total_steps", total_steps)
+        new_T = _validate.integer("total_steps", total_steps, least=1)
         if self.total_steps is None:
             raise ValueError("replan needs a scheduler created with total_steps")
         pivot = self.last_epoch
@@ -359,6 +495,54 @@ class ParamScheduler(LRScheduler):
         self._apply()
 
 
+def _cycle_length(total_steps: Any, epochs: Any, steps_per_epoch: Any) -> int:
+    """``total_steps``, or ``epochs * steps_per_epoch`` (never two contradicting lengths)."""
+    if total_steps is None:
+        if epochs is None or steps_per_epoch is None:
+            raise ValueError(
+                "give total_steps, or both epochs and steps_per_epoch "
+                f"(got total_steps=None, epochs={epochs!r}, steps_per_epoch={steps_per_epoch!r})"
+            )
+        return _validate.integer("epochs", epochs, least=1) * _validate.integer(
+            "steps_per_epoch", steps_per_epoch, least=1
+        )
+    if epochs is not None or steps_per_epoch is not None:
+        if epochs is None or steps_per_epoch is None or epochs * steps_per_epoch != total_steps:
+            raise ValueError(
+                f"total_steps={total_steps!r} contradicts epochs={epochs!r} x "
+                f"steps_per_epoch={steps_per_epoch!r}; give one or the other"
+            )
+    return _validate.integer("total_steps", total_steps, least=1)
+
+
+def _per_group_lrs(max_lr: Any, n: int) -> list[float]:
+    if isinstance(max_lr, (list, tuple)):
+        if len(max_lr) != n:
+            raise ValueError(
+                f"max_lr has {len(max_lr)} values for {n} param groups; pass one value "
+                "or exactly one per param group"
+            )
+        return [_validate.positive(f"max_lr[{i}]", v) for i, v in enumerate(max_lr)]
+    return [_validate.positive("max_lr", max_lr)] * n
+
+
+def _per_group_momenta(momentum: Any, n: int) -> list[Any]:
+    """One momentum option per group: the same for all, or one ``(high, low)`` cycle per
+    group (torch's ``base_momentum=[...]``, ``max_momentum=[...]``)."""
+    nested = (
+        isinstance(momentum, (list, tuple)) and len(momentum) > 0
+        and all(isinstance(m, (list, tuple)) for m in momentum)
+    )
+    if not nested:
+        return [momentum] * n
+    if len(momentum) != n:
+        raise ValueError(
+            f"momentum has {len(momentum)} cycles for {n} param groups; pass one (high, low) "
+            "cycle or exactly one per param group"
+        )
+    return [tuple(m) for m in momentum]
+
+
 class OneCycle(ParamScheduler):
     """The 1cycle policy with cyclical momentum, as a torch LR scheduler.
 
@@ -368,12 +552,18 @@ class OneCycle(ParamScheduler):
         max_lr: peak LR, or a list with one per param group (discriminative LRs).
         total_steps: number of optimizer steps; or give ``epochs`` and
             ``steps_per_epoch``.
-        **options: every :class:`~onecycle.schedule.OneCycleSchedule` keyword:
+        momentum: ``(high, low)`` (or ``(start, low, end)``) for every group, a list
+            with one such cycle per param group, or ``None`` to leave momentum alone.
+        last_epoch: torch's keyword and meaning (see :class:`ParamScheduler`).
+        **options: the other :class:`~onecycle.schedule.OneCycleSchedule` keywords:
             ``style``, ``div``, ``final_div``, ``pct_start``, ``annihilate``, ``anneal``,
-            ``three_phase``, ``momentum=(high, low) | None``, ``on_end``.
+            ``three_phase``, ``on_end``.
 
     Call ``step()`` once per optimizer step. ``state_dict()`` resumes at any step;
-    ``replan()`` changes the length of a run in progress.
+    ``replan()`` changes the length of a run in progress. ``base_lrs`` are the initial
+    LRs of the cycle (``max_lr / div`` per group), as in torch's ``OneCycleLR``; where
+    ``style="torch"`` differs from ``OneCycleLR`` on purpose is listed in
+    docs/schedules.md.
 
     >>> import torch
     >>> opt = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))])
@@ -397,63 +587,37 @@ class OneCycle(ParamScheduler):
         annihilate: float | None = None,
         anneal: str | None = None,
         three_phase: bool | None = None,
-        momentum: Sequence[float] | None = _MISSING,
+        momentum: Sequence[float] | Sequence[Sequence[float]] | None = STYLE_DEFAULT,
         on_end: str = "hold",
+        last_epoch: int = -1,
     ) -> None:
         if not isinstance(optimizer, Optimizer):
             raise TypeError(
                 f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}"
             )
-        if total_steps is None:
-            if epochs is None or steps_per_epoch is None:
-                raise ValueError(
-                    "give total_steps, or both epochs and steps_per_epoch "
-                    f"(got total_steps=None, epochs={epochs!r}, steps_per_epoch={steps_per_epoch!r})"
-                )
-            total_steps = _int_steps("epochs", epochs) * _int_steps(
-                "steps_per_epoch", steps_per_epoch
-            )
-        elif epochs is not None or steps_per_epoch is not None:
-            if epochs is None or steps_per_epoch is None or epochs * steps_per_epoch != total_steps:
-                raise ValueError(
-                    f"total_steps={total_steps!r} contradicts epochs={epochs!r} x "
-                    f"steps_per_epoch={steps_per_epoch!r}; give one or the other"
-                )
-        total_steps = _int_steps("total_steps", total_steps)
+        total_steps = _cycle_length(total_steps, epochs, steps_per_epoch)
         n = len(optimizer.param_groups)
-        if isinstance(max_lr, (list, tuple)):
-            if len(max_lr) != n:
-                raise ValueError(
-                    f"max_lr has {len(max_lr)} values for {n} param groups; pass one value "
-                    "or exactly one per param group"
-                )
-            max_lrs = [validate_hyper("lr", v, "max_lr") for v in max_lr]
-        else:
-            max_lrs = [validate_hyper("lr", max_lr, "max_lr")] * n
+        max_lrs = _per_group_lrs(max_lr, n)
         opts: dict[str, Any] = dict(
             style=style, div=div, final_div=final_div, pct_start=pct_start,
             annihilate=annihilate, anneal=anneal, three_phase=three_phase, on_end=on_end,
         )
-        if momentum is not _MISSING:
-            opts["momentum"] = momentum
-        by_lr: dict[float, OneCycleSchedule] = {}
-        for m in max_lrs:
-            if m not in by_lr:
-                by_lr[m] = OneCycleSchedule(total_steps, m, **opts)
-        self.schedules = [by_lr[m] for m in max_lrs]
-        first = self.schedules[0]
+        built: dict[tuple[float, Any], OneCycleSchedule] = {}
+        for m, mom in zip(max_lrs, _per_group_momenta(momentum, n)):
+            if (m, mom) not in built:
+                built[(m, mom)] = OneCycleSchedule(total_steps, m, momentum=mom, **opts)
+        self.schedules = [built[k] for k in zip(max_lrs, _per_group_momenta(momentum, n))]
         table: dict[str, list[Any]] = {"lr": [s.lr_schedule for s in self.schedules]}
-        if first.momentum_spec is not None:
-            if not adapter_for(optimizer).has("momentum"):
-                raise ValueError(
-                    f"optimizer {type(optimizer).__name__} has no momentum-like "
-                    "hyper-parameter, so momentum cannot be cycled: pass momentum=None, or "
-                    "register an adapter with onecycle.hyper.register_optimizer(cls, "
-                    "momentum='key')"
-                )
-            table["momentum"] = [first.momentum_schedule] * n  # one shape for all groups
+        if self.schedules[0].momentum_spec is not None:
+            adapter_for(optimizer).key_for("momentum", type(optimizer).__name__)
+            shared: dict[Any, Any] = {}  # one momentum curve per distinct cycle
+            for s in self.schedules:
+                shared.setdefault(s.momentum_spec, s.momentum_schedule)
+            table["momentum"] = [shared[s.momentum_spec] for s in self.schedules]
         self.max_lrs = max_lrs
-        super().__init__(optimizer, table, total_steps=total_steps, on_end=on_end)
+        super().__init__(optimizer, table, total_steps=total_steps, on_end=on_end,
+                         last_epoch=last_epoch)
+        self.base_lrs = [s.initial_lr for s in self.schedules]
 
     @property
     def schedule(self) -> OneCycleSchedule:
@@ -461,11 +625,20 @@ class OneCycle(ParamScheduler):
         return self.schedules[0]
 
     def state_dict(self) -> dict[str, Any]:
+        """:meth:`ParamScheduler.state_dict` plus each group's 1cycle spec."""
         sd = super().state_dict()
         sd["onecycle"] = [s.to_dict() for s in self.schedules]
         return sd
 
     def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
-        if "onecycle" in state_dict:
-            self.schedules = [OneCycleSchedule.from_dict(d) for d in state_dict["onecycle"]]
+        """:meth:`ParamScheduler.load_state_dict`; the 1cycle specs are checked first."""
+        schedules = self.schedules
+        if isinstance(state_dict, Mapping) and "onecycle" in state_dict:
+            specs = state_dict["onecycle"]
+            if not isinstance(specs, list) or len(specs) != len(self.optimizer.param_groups):
+                raise ValueError(
+                    f"state_dict 'onecycle' must be a list of one spec per param group, got {specs!r}"
+                )
+            schedules = [OneCycleSchedule.from_dict(d) for d in specs]
         super().load_state_dict(state_dict)
+        self.schedules = schedules

@@ -13,50 +13,31 @@ _PHASE_COLOURS = ["#dbe9f6", "#fde2cf", "#e2f0d9", "#eee"]
 
 def _series(obj: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, list, str]:
     """Steps, lr, momentum, phases and a title from a schedule or a scheduler."""
-    from ..schedule import OneCycleSchedule
+    from ..schedule import Schedule
 
-    if isinstance(obj, OneCycleSchedule):
+    if isinstance(obj, Schedule):  # 1cycle or any of the alternatives
         p = obj.preview()
-        return p["step"], p["lr"], p.get("momentum"), obj.phases, _short(obj)
-    sched = getattr(obj, "schedules", None)
-    if sched and isinstance(sched[0], OneCycleSchedule) and hasattr(obj, "_table"):
-        # a OneCycle scheduler (possibly replanned): evaluate its own table
-        table = obj._table
+        return p["step"], p["lr"], p.get("momentum"), obj.phases, obj.describe()
+    preview = getattr(obj, "preview", None)
+    if callable(preview) and hasattr(obj, "get_schedule") and getattr(obj, "total_steps", None):
+        # a ParamScheduler (OneCycle included, possibly replanned): its own table
         T = obj.total_steps
-        steps = np.arange(T)
-        lr = np.array([table["lr"][0](float(i)) for i in steps])
-        mom = (
-            np.array([table["momentum"][0](float(i)) for i in steps])
-            if "momentum" in table
-            else None
-        )
-        phases = sched[0].phases if T == sched[0].total_steps else []
-        return steps, lr, mom, phases, _short(sched[0], T)
-    if hasattr(obj, "_table") and getattr(obj, "total_steps", None):
-        table = obj._table
-        steps = np.arange(obj.total_steps)
-        lr = (
-            np.array([table["lr"][0](float(i)) for i in steps])
-            if "lr" in table
-            else np.full(len(steps), np.nan)
-        )
-        mom = (
-            np.array([table["momentum"][0](float(i)) for i in steps])
-            if "momentum" in table
-            else None
-        )
-        return steps, lr, mom, [], type(obj).__name__
+        p = preview()
+        lr = p.get("lr", np.full(T, np.nan))
+        phases: list = []
+        title = type(obj).__name__
+        base = obj.get_schedule("lr") if "lr" in p else None
+        named = getattr(obj, "schedule", None)  # OneCycle: its OneCycleSchedule
+        if not isinstance(named, Schedule):
+            named = base if isinstance(base, Schedule) else None
+        if named is not None:
+            title = named.describe(T)
+            phases = named.phases if named.total_steps == T else []  # a replan moved them
+        return p["step"], lr, p.get("momentum"), phases, title
     raise TypeError(
-        "plot_schedule expects a OneCycleSchedule, a OneCycle scheduler or a ParamScheduler "
-        f"with total_steps, got {type(obj).__name__}"
-    )
-
-
-def _short(s: Any, total: int | None = None) -> str:
-    mom = "" if s.momentum_spec is None else f", momentum {s.momentum_spec[0]:g}->{s.momentum_spec[1]:g}"
-    return (
-        f"1cycle ({s.style}): max_lr={s.max_lr:g}, div={s.div:g}, final_div={s.final_div:g}, "
-        f"{total or s.total_steps} steps{mom}"
+        "plot_schedule expects a schedule of onecycle.schedule (OneCycleSchedule, wsd(...), "
+        "...), a OneCycle scheduler or a ParamScheduler with total_steps, got "
+        f"{type(obj).__name__}"
     )
 
 
@@ -71,7 +52,8 @@ def plot_schedule(
     """LR (left axis) and momentum (right axis) against the iteration.
 
     Args:
-        schedule: a :class:`~onecycle.schedule.OneCycleSchedule`, a
+        schedule: a :class:`~onecycle.schedule.OneCycleSchedule`, any alternative
+            schedule (:func:`~onecycle.schedule.wsd`, ...), a
             :class:`~onecycle.scheduler.OneCycle` or a ``ParamScheduler`` with
             ``total_steps``.
         log_lr: log-scale y axis for the LR.
@@ -85,6 +67,8 @@ def plot_schedule(
     >>> import onecycle as oc
     >>> fig = oc.plot_schedule(oc.OneCycleSchedule(1000, 0.8))
     >>> fig.savefig("schedule.png")
+    >>> from onecycle.schedule import wsd
+    >>> fig = oc.plot_schedule(wsd(1000, 0.8, shape="1-sqrt"))
     """
     from matplotlib.figure import Figure
 
