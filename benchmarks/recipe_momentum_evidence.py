@@ -21,8 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import setup_threads, write  # noqa: E402
 from onecycle import data, models  # noqa: E402
 from onecycle.search import momentum_search, recipe  # noqa: E402
-from onecycle.search._common import resolve_model  # noqa: E402
-from onecycle.search.recipe import _loaders, _WithWeightDecay  # noqa: E402
+from onecycle.search.factories import WithWeightDecay, initial_model, tensor_loaders  # noqa: E402
 from recipe_fashion import _tensors  # noqa: E402
 
 
@@ -57,9 +56,9 @@ def main() -> None:
     ev = r.evidence
     m_ev = ev["momentum"]
     # the same search with one-epoch runs, from the same start (what the recipe did before)
-    tl, vl = _loaders(train, val, r.batch_size, r.eval_batch_size, args.seed)
-    one = momentum_search(resolve_model(make_model, args.seed),
-                          _WithWeightDecay(make_opt, r.weight_decay), loss_fn, tl, vl,
+    tl, vl = tensor_loaders(train, val, r.batch_size, r.eval_batch_size, args.seed)
+    one = momentum_search(initial_model(make_model, args.seed),
+                          WithWeightDecay(make_opt, r.weight_decay), loss_fn, tl, vl,
                           max_lr=r.max_lr, epochs=1, schedule={"style": r.style},
                           seed=args.seed, metrics=["accuracy"], progress=False)
     n = m_ev["config"]["epochs"]

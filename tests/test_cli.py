@@ -233,7 +233,7 @@ def test_search_momentum_dispatch(monkeypatch: pytest.MonkeyPatch, tmp_path: Pat
         assert make_opt(model).param_groups[0]["momentum"] == 0.9
         return FakeResult()
 
-    import onecycle.search._common  # noqa: F401  (the CLI reads the budget rule from it)
+    import onecycle.search.rules  # noqa: F401  (the CLI reads the budget rule from it)
 
     mod = types.ModuleType("onecycle.search")
     mod.momentum_search = momentum_search  # type: ignore[attr-defined]

@@ -41,7 +41,7 @@ from onecycle.search import (
     weight_decay_search,
     weight_decay_snapshot_search,
 )
-from onecycle.search._common import curve_stats
+from onecycle.search.curves import curve_stats
 
 F = nn.functional
 NUM_ITER = 40
@@ -360,8 +360,12 @@ def test_cuda_probe_logic_on_a_simulated_device(monkeypatch):
     for k, v in fake.items():
         monkeypatch.setattr(torch.cuda, k, v)
     cpu = torch.device("cpu")
-    out = bsmod._search_cuda(Net(), bsmod._Batches((4,), cpu, 0), cpu, [16, 64, 128, 256, 512],
-                             [16, 64, 128, 256, 512], None, None, 0.8, 0, True, 1, None)
+    from onecycle.progress import Progress
+
+    grid = [16, 64, 128, 256, 512]
+    opts = bsmod.BatchSizeOptions(safety=0.8, optimizer_slots=0, throughput_iters=1)
+    out = bsmod._search_cuda(bsmod._Measure(Net(), bsmod._Batches((4,), cpu, 0), cpu, grid,
+                                            grid, None, None, opts, Progress(0, "", progress=False)))
     train_bs, eval_bs, rows, method, budget, _, reason = out
     assert (train_bs, eval_bs, method, budget) == (128, 128, "cuda-probe", 200_000)
     by = {r["batch_size"]: r for r in rows}
@@ -395,7 +399,7 @@ def test_recipe_batch_cap_keeps_enough_iterations():
 
 
 def test_recipe_confirms_the_winner_against_smaller_weight_decays():
-    from onecycle.search._common import confirm_candidates as cands
+    from onecycle.search.rules import confirm_candidates as cands
 
     grid = [1e-2, 3e-3, 1e-3, 1e-4, 1e-5, 0.0, 1e-1]
     assert cands(grid, 1e-2) == [1e-2, 1e-3, 1e-4, 0.0]  # winner and smallest kept
@@ -461,7 +465,7 @@ def test_recipe_end_to_end_on_digits(digits, tmp_path):
         (lambda t: grid_search("dropout", [0.1], None, make_model, make_sgd, F.cross_entropy, t,
                                prefer="big"), ValueError, "prefer must be"),
         (lambda t: grid_search("dropout", [0.1], None, make_model, make_sgd, F.cross_entropy, t,
-                               tolerance=-0.1), ValueError, "tolerance must be >= 0"),
+                               tolerance=-0.1), ValueError, "tolerance must be a finite number >= 0"),
         (lambda t: grid_search("dropout", [0.1, 0.2], None, make_model, make_sgd,
                                F.cross_entropy, t, mode="short_cycle", max_lr=0.1,
                                select="val_acc"), ValueError, "needs a val_loader"),
@@ -474,7 +478,7 @@ def test_recipe_end_to_end_on_digits(digits, tmp_path):
         (lambda t: momentum_search(make_model, make_sgd, F.cross_entropy, t, max_lr=0.1,
                                    pairs=[(0.9, 0.8, 0.7)]), TypeError, "pairs"),
         (lambda t: momentum_search(make_model, make_sgd, F.cross_entropy, t, max_lr=-1.0),
-         ValueError, "max_lr must be > 0"),
+         ValueError, "max_lr must be a finite number > 0"),
         (lambda t: momentum_search(make_model, functools.partial(torch.optim.Adagrad, lr=0.1),
                                    F.cross_entropy, t, max_lr=0.1), ValueError,
          "no momentum-like"),

@@ -656,7 +656,7 @@ def _search_setup(cfg: RunConfig) -> tuple[Any, Path, Callable[[Any], Any]]:
 
 def _search_momentum(args: argparse.Namespace, cfg: RunConfig, argv: Sequence[str]) -> int:
     from .pipeline import schedule_options, torch_threads
-    from .search._common import default_confirm_epochs
+    from .search.rules import default_confirm_epochs
 
     fn = _search_function("momentum_search", "momentum")
     say = _printer(cfg)

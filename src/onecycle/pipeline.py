@@ -393,7 +393,8 @@ def weight_decay_check(
                                end_lr=end_lr, num_iter=num_iter, mode=mode, seed=seed,
                                progress=progress, device=device))
     # the same rule as onecycle.search.weight_decay_search (one rule, one place)
-    from .search._common import curve_stats, select_by_curves
+    from .search.curves import curve_stats
+    from .search.rules import select_by_curves
 
     def finite(v: float | None) -> float | None:
         return float(v) if v is not None and math.isfinite(v) else None
@@ -479,7 +480,7 @@ def confirm_upper_bound(
     Returns ``(chosen, confirm rows or None, reason)``; nothing to confirm (the winner
     is the smallest value, or no ``max_lr``) keeps the range tests' choice.
     """
-    from .search._common import confirm_candidates, default_confirm_epochs
+    from .search.rules import confirm_candidates, default_confirm_epochs
 
     cands = confirm_candidates(check.values, check.chosen)
     if len(cands) < 2 or max_lr is None:

@@ -38,7 +38,6 @@ Example:
 from __future__ import annotations
 
 import copy
-import json
 import math
 import os
 import re
@@ -51,19 +50,15 @@ from typing import Any
 import torch
 from torch import nn
 
-from ._common import (
-    check_fraction,
-    check_int,
-    check_positive,
-    json_clean,
-    model_device,
-    resolve_model,
-    want_progress,
-    write_json_atomic,
-)
+from .._format import fmt_lr
+from .._plain import to_plain
+from .._validate import choice, in_range, integer, positive
+from .factories import initial_model, model_device
+from .options import refuse_leftovers, take_options
 
 __all__ = [
     "BatchSizeResult",
+    "BatchSizeOptions",
     "batch_size_search",
     "rescale_lr",
     "parse_bytes",
@@ -87,11 +82,10 @@ def rescale_lr(lr: float, from_bs: int, to_bs: int, rule: str = "linear") -> flo
     >>> rescale_lr(0.1, 256, 128), rescale_lr(0.1, 100, 400, rule="sqrt")
     (0.05, 0.2)
     """
-    lr = check_positive("lr", lr)
-    from_bs = check_int("from_bs", from_bs, 1)
-    to_bs = check_int("to_bs", to_bs, 1)
-    if rule not in LR_RULES:
-        raise ValueError(f"rule must be one of {sorted(LR_RULES)}, got {rule!r}")
+    lr = positive("lr", lr)
+    from_bs = integer("from_bs", from_bs, least=1)
+    to_bs = integer("to_bs", to_bs, least=1)
+    choice("rule", rule, tuple(LR_RULES))
     ratio = to_bs / from_bs
     return lr * ratio if rule == "linear" else lr * math.sqrt(ratio)
 
@@ -189,21 +183,28 @@ class BatchSizeResult:
         """Strict-JSON dict."""
         d = {"format": "onecycle.batch_size", "version": 1,
              **{k: getattr(self, k) for k in self.__dataclass_fields__}}
-        return json_clean(d)
+        return to_plain(d)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> BatchSizeResult:
-        if d.get("format") != "onecycle.batch_size":
-            raise ValueError(f"not a batch-size result: format={d.get('format')!r}")
+        """Inverse of :meth:`to_dict`."""
+        if not isinstance(d, dict) or d.get("format") != "onecycle.batch_size":
+            got = d.get("format") if isinstance(d, dict) else type(d).__name__
+            raise ValueError(f"not a batch-size result: format={got!r}")
         return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
 
     def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write :meth:`to_dict` as JSON (atomically)."""
+        from .._io import write_json_atomic
+
         return write_json_atomic(path, self.to_dict())
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> BatchSizeResult:
-        with open(path, encoding="utf-8") as fh:
-            return cls.from_dict(json.load(fh))
+        """Read a result written by :meth:`save`."""
+        from .._io import read_json_as
+
+        return read_json_as(path, cls.from_dict, "a batch-size result")
 
     def plot(self, **kwargs: Any) -> Any:
         """Throughput and memory against the batch size."""
@@ -212,7 +213,7 @@ class BatchSizeResult:
         return plot_batch_size(self, **kwargs)
 
     def __repr__(self) -> str:
-        lr = "" if self.lr is None else f", lr={self.lr:.3g} ({self.rule})"
+        lr = "" if self.lr is None else f", lr={fmt_lr(self.lr)} ({self.rule})"
         return (f"BatchSizeResult(train={self.train_batch_size}, eval={self.eval_batch_size}, "
                 f"{self.device}, {self.method}{lr})")
 
@@ -372,6 +373,7 @@ def _throughput(model: nn.Module, batches: _Batches, b: int, loss_fn: Any, iters
 # ----------------------------------------------------------------------------- search
 
 
+
 def _candidates(name: str, values: Sequence[int]) -> list[int]:
     if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or not values:
         raise ValueError(f"{name} must be a non-empty sequence of batch sizes, got {values!r}")
@@ -386,6 +388,98 @@ def _candidates(name: str, values: Sequence[int]) -> list[int]:
     return sorted(set(out))
 
 
+@dataclass(frozen=True)
+class BatchSizeOptions:
+    """How :func:`batch_size_search` measures and what it reports.
+
+    Attributes:
+        cap: the largest default candidate (16, 32, ... up to ``cap``).
+        eval_candidates: evaluation batch sizes (default: the training candidates
+            continued by doubling up to 4 x their maximum).
+        safety: use at most this fraction of the budget (0 < safety <= 1).
+        optimizer_slots: optimizer state per parameter, in parameter-sized tensors
+            (SGD with momentum: 1, Adam: 2), added to the training memory.
+        probe_sizes: the two small batch sizes measured on CPU for the extrapolation.
+        measure_throughput, throughput_iters: time forward + backward per candidate.
+        base_lr, base_batch_size, rule: rescale ``base_lr`` (found at
+            ``base_batch_size``) to the chosen batch size with :func:`rescale_lr`.
+
+    >>> BatchSizeOptions(safety=0.5).safety
+    0.5
+    """
+
+    cap: int = 1024
+    eval_candidates: Sequence[int] | None = None
+    safety: float = 0.8
+    optimizer_slots: int = 2
+    probe_sizes: tuple[int, int] = (2, 8)
+    measure_throughput: bool = True
+    throughput_iters: int = 3
+    base_lr: float | None = None
+    base_batch_size: int | None = None
+    rule: str = "linear"
+
+    def __post_init__(self) -> None:
+        in_range("safety", self.safety, 0.0, 1.0, low_open=True)
+        integer("optimizer_slots", self.optimizer_slots, least=0)
+        integer("throughput_iters", self.throughput_iters, least=1)
+        integer("cap", self.cap, least=1)
+        choice("rule", self.rule, tuple(LR_RULES))
+        if self.base_lr is not None:
+            positive("base_lr", self.base_lr)
+            if self.base_batch_size is None:
+                raise ValueError("base_lr needs base_batch_size (the batch size it was found at)")
+            integer("base_batch_size", self.base_batch_size, least=1)
+        if len(_candidates("probe_sizes", self.probe_sizes)) != 2:
+            raise ValueError(f"probe_sizes must be two different batch sizes >= 1, got "
+                             f"{self.probe_sizes!r}")
+
+    def grids(self, candidates: Sequence[int] | None) -> tuple[list[int], list[int]]:
+        """The training and evaluation candidates."""
+        if candidates is None:
+            train_c = [b for b in (2**k for k in range(4, 31)) if b <= self.cap] or [self.cap]
+        else:
+            train_c = _candidates("candidates", candidates)
+        if self.eval_candidates is None:
+            eval_c = list(train_c)
+            while eval_c[-1] * 2 <= 4 * train_c[-1]:
+                eval_c.append(eval_c[-1] * 2)
+        else:
+            eval_c = _candidates("eval_candidates", self.eval_candidates)
+        return train_c, eval_c
+
+
+@dataclass
+class _Measure:
+    """What both measurements (CPU estimate, CUDA probe) work with."""
+
+    net: nn.Module
+    batches: _Batches
+    dev: torch.device
+    train_c: list[int]
+    eval_c: list[int]
+    loss_fn: Any
+    memory_budget: Any
+    o: BatchSizeOptions
+    bar: Any
+
+    def budget(self, cuda: bool) -> int:
+        """The memory budget: given, or the free memory of the device (RAM on CPU)."""
+        if self.memory_budget is not None:
+            return parse_bytes(self.memory_budget)
+        if cuda:
+            free, _total = torch.cuda.mem_get_info(self.dev)
+            return int(free + torch.cuda.memory_reserved(self.dev))
+        return available_memory()
+
+    def throughput(self, b: int) -> float:
+        return _throughput(self.net, self.batches, b, self.loss_fn, self.o.throughput_iters,
+                           self.dev)
+
+
+_BS_FIELDS = tuple(BatchSizeOptions.__dataclass_fields__)
+
+
 def batch_size_search(
     model: nn.Module | Callable[[], nn.Module],
     input_shape: Any,
@@ -393,19 +487,11 @@ def batch_size_search(
     loss_fn: Callable[..., torch.Tensor] | None = None,
     device: str | torch.device | None = None,
     candidates: Sequence[int] | None = None,
-    cap: int = 1024,
-    eval_candidates: Sequence[int] | None = None,
     memory_budget: int | float | str | None = None,
-    safety: float = 0.8,
-    optimizer_slots: int = 2,
-    probe_sizes: tuple[int, int] = (2, 8),
-    measure_throughput: bool = True,
-    throughput_iters: int = 3,
-    base_lr: float | None = None,
-    base_batch_size: int | None = None,
-    rule: str = "linear",
     seed: int = 0,
-    progress: bool | None = None,
+    progress: Any = None,
+    options: BatchSizeOptions | None = None,
+    **settings: Any,
 ) -> BatchSizeResult:
     """The largest batch size that fits in memory, with throughput and a rescaled LR.
 
@@ -420,87 +506,48 @@ def batch_size_search(
         device: where to measure (default: the model's device). A model on another
             device is copied there; the original is not moved.
         candidates: training batch sizes to consider (default: 16, 32, ... up to
-            ``cap``); ``eval_candidates``: for evaluation (default: the training
-            candidates continued by doubling up to 4 x their maximum).
+            ``cap``).
         memory_budget: bytes (or ``"2GB"``) the run may use; default: the free memory
             of the CUDA device, or the available RAM on CPU.
-        safety: use at most this fraction of the budget (0 < safety <= 1).
-        optimizer_slots: optimizer state per parameter, in parameter-sized tensors
-            (SGD with momentum: 1, Adam: 2), added to the training memory.
-        probe_sizes: the two small batch sizes measured on CPU for the extrapolation.
-        measure_throughput, throughput_iters: time forward + backward per candidate.
-        base_lr, base_batch_size, rule: rescale ``base_lr`` (found at
-            ``base_batch_size``) to the chosen batch size with :func:`rescale_lr`.
         seed: seed of the random inputs.
-        progress: a tqdm bar over the candidates (default: only on a terminal).
+        progress: progress over the candidates (see :mod:`onecycle.progress`).
+        options, **settings: a :class:`BatchSizeOptions` and/or its fields (``cap``,
+            ``eval_candidates``, ``safety``, ``optimizer_slots``, ``probe_sizes``,
+            ``measure_throughput``, ``throughput_iters``, ``base_lr``,
+            ``base_batch_size``, ``rule``).
 
     Raises ``ValueError`` when even the smallest candidate does not fit.
     """
-    safety = check_fraction("safety", safety)
-    optimizer_slots = check_int("optimizer_slots", optimizer_slots, 0)
-    throughput_iters = check_int("throughput_iters", throughput_iters, 1)
-    if rule not in LR_RULES:
-        raise ValueError(f"rule must be one of {sorted(LR_RULES)}, got {rule!r}")
-    if base_lr is not None:
-        check_positive("base_lr", base_lr)
-        if base_batch_size is None:
-            raise ValueError("base_lr needs base_batch_size (the batch size it was found at)")
-        check_int("base_batch_size", base_batch_size, 1)
-    if candidates is None:
-        cap = check_int("cap", cap, 1)
-        train_c = [b for b in (2**k for k in range(4, 31)) if b <= cap] or [cap]
-    else:
-        train_c = _candidates("candidates", candidates)
-    if eval_candidates is None:
-        eval_c = list(train_c)
-        while eval_c[-1] * 2 <= 4 * train_c[-1]:
-            eval_c.append(eval_c[-1] * 2)
-    else:
-        eval_c = _candidates("eval_candidates", eval_candidates)
-    probes = _candidates("probe_sizes", probe_sizes)
-    if len(probes) != 2:
-        raise ValueError(f"probe_sizes must be two different batch sizes >= 1, got {probe_sizes!r}")
-    p1, p2 = probes
+    from ..finder.state import preserved_state
+    from ..progress import Progress
 
-    net = resolve_model(model, seed)
+    o = take_options(BatchSizeOptions, settings, options, _BS_FIELDS)
+    refuse_leftovers("batch_size_search", settings)
+    train_c, eval_c = o.grids(candidates)
+    net = initial_model(model, seed)
     dev = model_device(net) if device is None else torch.device(device)
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device={device!r} requested but CUDA is not available")
     if model_device(net) != dev:
         net = copy.deepcopy(net).to(dev) if net is model else net.to(dev)
     batches = _Batches(input_shape, dev, seed)
-    from ..finder.state import preserved_state
-
-    bar = None
-    if want_progress(progress):
-        from tqdm import tqdm
-
-        bar = tqdm(total=len(train_c), desc="batch size", leave=False)
-    try:
+    with Progress(len(train_c), "batch size", progress=progress) as bar:
+        m = _Measure(net, batches, dev, train_c, eval_c, loss_fn, memory_budget, o, bar)
         with preserved_state(net):
-            if dev.type == "cuda":
-                out = _search_cuda(net, batches, dev, train_c, eval_c, loss_fn, memory_budget,
-                                   safety, optimizer_slots, measure_throughput,
-                                   throughput_iters, bar)
-            else:
-                out = _search_cpu(net, batches, dev, train_c, eval_c, loss_fn, memory_budget,
-                                  safety, optimizer_slots, (p1, p2), measure_throughput,
-                                  throughput_iters, bar)
-    finally:
-        if bar is not None:
-            bar.close()
+            out = _search_cuda(m) if dev.type == "cuda" else _search_cpu(m)
     train_bs, eval_bs, rows, method, budget, estimate, reason = out
     lr = None
-    if base_lr is not None:
-        lr = rescale_lr(base_lr, base_batch_size, train_bs, rule)  # type: ignore[arg-type]
-        reason += (f" The learning rate {base_lr:.3g} found at batch size {base_batch_size} "
-                   f"becomes {lr:.3g} at batch size {train_bs} by the {rule} rule "
-                   f"({LR_RULES[rule]}).")
+    if o.base_lr is not None:
+        lr = rescale_lr(o.base_lr, o.base_batch_size, train_bs, o.rule)  # type: ignore[arg-type]
+        reason += (f" The learning rate {fmt_lr(o.base_lr)} found at batch size "
+                   f"{o.base_batch_size} becomes {fmt_lr(lr)} at batch size {train_bs} by the "
+                   f"{o.rule} rule ({LR_RULES[o.rule]}).")
     return BatchSizeResult(
         train_batch_size=train_bs, eval_batch_size=eval_bs, device=str(dev), method=method,
-        budget_bytes=budget, safety=safety, rows=rows, reason=reason, lr=lr,
-        base_lr=None if base_lr is None else float(base_lr), base_batch_size=base_batch_size,
-        rule=rule, rule_text=LR_RULES[rule], estimate=estimate,
+        budget_bytes=budget, safety=o.safety, rows=rows, reason=reason, lr=lr,
+        base_lr=None if o.base_lr is None else float(o.base_lr),
+        base_batch_size=o.base_batch_size, rule=o.rule, rule_text=LR_RULES[o.rule],
+        estimate=estimate,
     )
 
 
@@ -508,18 +555,17 @@ def _mb(n: float) -> str:
     return f"{n / 2**20:.3g} MiB"
 
 
-def _search_cpu(net: nn.Module, batches: _Batches, dev: torch.device, train_c: list[int],
-                eval_c: list[int], loss_fn: Any, memory_budget: Any, safety: float, slots: int,
-                probes: tuple[int, int], measure: bool, iters: int, bar: Any) -> tuple:
-    budget = parse_bytes(memory_budget) if memory_budget is not None else available_memory()
-    limit = safety * budget
+def _cpu_profile(m: _Measure) -> tuple[Callable[[int], float], Callable[[int], float],
+                                        dict[str, Any]]:
+    """Bytes to train and to evaluate a batch, extrapolated from two probe batches."""
+    net, batches, slots = m.net, m.batches, m.o.optimizer_slots
     pbytes, bbytes = _param_bytes(net)
     fixed_train = pbytes * (2 + slots) + bbytes
     fixed_eval = pbytes + bbytes
-    b1, b2 = probes
+    b1, b2 = sorted(m.o.probe_sizes)
     net.train()
-    t1, m1 = _saved_profile(net, *batches.make(b1), loss_fn)
-    t2, m2 = _saved_profile(net, *batches.make(b2), loss_fn)
+    t1, m1 = _saved_profile(net, *batches.make(b1), m.loss_fn)
+    t2, m2 = _saved_profile(net, *batches.make(b2), m.loss_fn)
     net.eval()
     x1, _ = batches.make(b1)
     x2, _ = batches.make(b2)
@@ -529,130 +575,129 @@ def _search_cpu(net: nn.Module, batches: _Batches, dev: torch.device, train_c: l
     ti, ts = _linear(b1, t1, b2, t2)
     mi, ms = _linear(b1, m1, b2, m2)
     ei, es = _linear(b1, e1, b2, e2)
+    estimate = {"fixed_train_bytes": fixed_train + ti + 2 * mi, "per_sample_train_bytes": ts + 2 * ms,
+                "fixed_eval_bytes": fixed_eval + ei, "per_sample_eval_bytes": es,
+                "probe_sizes": [b1, b2], "param_bytes": pbytes, "optimizer_slots": slots}
+    return (lambda b: fixed_train + ti + ts * b + 2 * (mi + ms * b),
+            lambda b: fixed_eval + ei + es * b, estimate)
 
-    def train_bytes(b: int) -> float:
-        return fixed_train + ti + ts * b + 2 * (mi + ms * b)
 
-    def eval_bytes(b: int) -> float:
-        return fixed_eval + ei + es * b
-
+def _search_cpu(m: _Measure) -> tuple:
+    budget = m.budget(cuda=False)
+    limit = m.o.safety * budget
+    train_bytes, eval_bytes, estimate = _cpu_profile(m)
+    probes = estimate["probe_sizes"]
     rows = []
-    for b in sorted(set(train_c) | set(eval_c)):
+    for b in sorted(set(m.train_c) | set(m.eval_c)):
         tb, eb = train_bytes(b), eval_bytes(b)
         row = {"batch_size": b, "train_bytes": int(tb), "eval_bytes": int(eb),
-               "fits_train": b in train_c and tb <= limit, "fits_eval": b in eval_c and eb <= limit,
+               "fits_train": b in m.train_c and tb <= limit,
+               "fits_eval": b in m.eval_c and eb <= limit,
                "samples_per_s": None, "measured": b in probes, "oom": False}
-        if row["fits_train"] and measure:
-            row["samples_per_s"] = _throughput(net, batches, b, loss_fn, iters, dev)
-        if b in train_c and bar is not None:
-            bar.update(1)
+        if row["fits_train"] and m.o.measure_throughput:
+            row["samples_per_s"] = m.throughput(b)
+        if b in m.train_c:
+            m.bar.update(1)
         rows.append(row)
     fits_t = [r["batch_size"] for r in rows if r["fits_train"]]
     fits_e = [r["batch_size"] for r in rows if r["fits_eval"]]
     if not fits_t:
-        b0 = train_c[0]
+        b0 = m.train_c[0]
         raise ValueError(
             f"even the smallest candidate batch size {b0} needs about {_mb(train_bytes(b0))} "
-            f"to train, more than safety x memory_budget = {safety:g} x {_mb(budget)}; "
+            f"to train, more than safety x memory_budget = {m.o.safety:g} x {_mb(budget)}; "
             "give smaller candidates or a larger memory_budget"
         )
     tb, eb = fits_t[-1], (fits_e[-1] if fits_e else fits_t[-1])
-    per_sample = ts + 2 * ms
-    estimate = {"fixed_train_bytes": fixed_train + ti + 2 * mi, "per_sample_train_bytes": per_sample,
-                "fixed_eval_bytes": fixed_eval + ei, "per_sample_eval_bytes": es,
-                "probe_sizes": list(probes), "param_bytes": pbytes, "optimizer_slots": slots}
-    capped = tb == train_c[-1]
     reason = (f"Training batch size {tb}: the largest candidate whose estimated memory "
               f"({_mb(train_bytes(tb))}: {_mb(estimate['fixed_train_bytes'])} fixed + "
-              f"{per_sample / 1024:.3g} KiB per sample, extrapolated from batches of {b1} and "
-              f"{b2}) is within {safety:g} x the budget of {_mb(budget)}")
-    reason += " (the largest candidate: raise cap for more)." if capped else "."
+              f"{estimate['per_sample_train_bytes'] / 1024:.3g} KiB per sample, extrapolated "
+              f"from batches of {probes[0]} and {probes[1]}) is within {m.o.safety:g} x the "
+              f"budget of {_mb(budget)}")
+    reason += " (the largest candidate: raise cap for more)." if tb == m.train_c[-1] else "."
     reason += (f" Evaluation batch size {eb} (no backward pass: about "
-               f"{es / 1024:.3g} KiB per sample).")
+               f"{estimate['per_sample_eval_bytes'] / 1024:.3g} KiB per sample).")
     return tb, eb, rows, "cpu-estimate", budget, estimate, reason
 
 
-def _search_cuda(net: nn.Module, batches: _Batches, dev: torch.device, train_c: list[int],
-                 eval_c: list[int], loss_fn: Any, memory_budget: Any, safety: float, slots: int,
-                 measure: bool, iters: int, bar: Any) -> tuple:
-    cuda = torch.cuda
-    cuda.synchronize(dev)
-    if memory_budget is not None:
-        budget = parse_bytes(memory_budget)
-    else:
-        free, _total = cuda.mem_get_info(dev)
-        budget = int(free + cuda.memory_reserved(dev))
-    limit = safety * budget
-    pbytes, _ = _param_bytes(net)
-    extra = pbytes * slots  # optimizer state is not allocated by the probe
-    rows: dict[int, dict[str, Any]] = {}
-
-    def probe(b: int, train: bool) -> tuple[int | None, bool]:
-        cuda.empty_cache()
-        cuda.reset_peak_memory_stats(dev)
-        try:
-            x, y = batches.make(b)
-            if train:
-                net.train()
-                net.zero_grad(set_to_none=True)
-                _loss(net(x), y, loss_fn).backward()
-            else:
-                net.eval()
-                with torch.no_grad():
-                    net(x)
-            cuda.synchronize(dev)
-            return int(cuda.max_memory_allocated(dev)), False
-        except torch.cuda.OutOfMemoryError:
-            return None, True
-        finally:
-            x = y = None  # noqa: F841
-            net.zero_grad(set_to_none=True)
+def _cuda_peak(m: _Measure, b: int, train: bool) -> tuple[int | None, bool]:
+    """Peak bytes of one forward (+ backward) pass at batch ``b``; ``(None, True)`` on OOM."""
+    cuda, net = torch.cuda, m.net
+    cuda.empty_cache()
+    cuda.reset_peak_memory_stats(m.dev)
+    x = y = None
+    try:
+        x, y = m.batches.make(b)
+        if train:
             net.train()
-            cuda.empty_cache()
+            net.zero_grad(set_to_none=True)
+            _loss(net(x), y, m.loss_fn).backward()
+        else:
+            net.eval()
+            with torch.no_grad():
+                net(x)
+        cuda.synchronize(m.dev)
+        return int(cuda.max_memory_allocated(m.dev)), False
+    except torch.cuda.OutOfMemoryError:
+        return None, True
+    finally:
+        x = y = None  # noqa: F841  (free the batch before the cache is emptied)
+        net.zero_grad(set_to_none=True)
+        net.train()
+        cuda.empty_cache()
 
-    stop_train = stop_eval = False
-    for b in sorted(set(train_c) | set(eval_c)):
+
+def _cuda_train_row(m: _Measure, row: dict[str, Any], b: int, limit: float, extra: int) -> bool:
+    """Probe training at ``b`` into ``row``; False once larger batches need not be tried."""
+    peak, oom = _cuda_peak(m, b, True)
+    row["oom"] = oom
+    if peak is not None:
+        row["train_bytes"] = peak + extra
+        row["fits_train"] = peak + extra <= limit
+    if row["fits_train"] and m.o.measure_throughput:
+        try:
+            row["samples_per_s"] = m.throughput(b)
+        except torch.cuda.OutOfMemoryError:
+            row["fits_train"], row["oom"] = False, True
+            torch.cuda.empty_cache()
+    m.bar.update(1)
+    return bool(row["fits_train"])
+
+
+def _search_cuda(m: _Measure) -> tuple:
+    torch.cuda.synchronize(m.dev)
+    budget = m.budget(cuda=True)
+    limit = m.o.safety * budget
+    pbytes, _ = _param_bytes(m.net)
+    extra = pbytes * m.o.optimizer_slots  # optimizer state is not allocated by the probe
+    rows: dict[int, dict[str, Any]] = {}
+    go_train = go_eval = True
+    for b in sorted(set(m.train_c) | set(m.eval_c)):
         row = {"batch_size": b, "train_bytes": None, "eval_bytes": None, "fits_train": False,
                "fits_eval": False, "samples_per_s": None, "measured": True, "oom": False}
-        if b in train_c and not stop_train:
-            peak, oom = probe(b, True)
-            row["oom"] = oom
-            if peak is not None:
-                row["train_bytes"] = peak + extra
-                row["fits_train"] = peak + extra <= limit
-            if not row["fits_train"]:
-                stop_train = True
-            elif measure:
-                try:
-                    row["samples_per_s"] = _throughput(net, batches, b, loss_fn, iters, dev)
-                except torch.cuda.OutOfMemoryError:
-                    row["fits_train"], row["oom"] = False, True
-                    stop_train = True
-                    cuda.empty_cache()
-            if bar is not None:
-                bar.update(1)
-        if b in eval_c and not stop_eval:
-            peak, oom = probe(b, False)
+        if b in m.train_c and go_train:
+            go_train = _cuda_train_row(m, row, b, limit, extra)
+        if b in m.eval_c and go_eval:
+            peak, oom = _cuda_peak(m, b, False)
             row["oom"] = row["oom"] or oom
             if peak is not None:
                 row["eval_bytes"] = peak
                 row["fits_eval"] = peak <= limit
-            if not row["fits_eval"]:
-                stop_eval = True
+            go_eval = bool(row["fits_eval"])
         rows[b] = row
     fits_t = [b for b, r in rows.items() if r["fits_train"]]
     fits_e = [b for b, r in rows.items() if r["fits_eval"]]
     if not fits_t:
         raise ValueError(
-            f"even the smallest candidate batch size {train_c[0]} does not fit in "
-            f"{safety:g} x {_mb(budget)} on {dev}; give smaller candidates"
+            f"even the smallest candidate batch size {m.train_c[0]} does not fit in "
+            f"{m.o.safety:g} x {_mb(budget)} on {m.dev}; give smaller candidates"
         )
     tb, eb = fits_t[-1], (fits_e[-1] if fits_e else fits_t[-1])
     reason = (f"Training batch size {tb}: the largest candidate whose probed peak memory "
               f"(forward + backward, torch.cuda.max_memory_allocated, plus "
-              f"{_mb(extra)} of optimizer state) is within {safety:g} x the budget of "
-              f"{_mb(budget)} on {dev}")
-    reason += " (the largest candidate: raise cap for more)." if tb == train_c[-1] else "."
+              f"{_mb(extra)} of optimizer state) is within {m.o.safety:g} x the budget of "
+              f"{_mb(budget)} on {m.dev}")
+    reason += " (the largest candidate: raise cap for more)." if tb == m.train_c[-1] else "."
     reason += f" Evaluation batch size {eb} (forward only)."
-    estimate = {"param_bytes": pbytes, "optimizer_slots": slots}
+    estimate = {"param_bytes": pbytes, "optimizer_slots": m.o.optimizer_slots}
     return tb, eb, list(rows.values()), "cuda-probe", budget, estimate, reason

@@ -23,31 +23,20 @@ Example:
 from __future__ import annotations
 
 import copy
+import numbers
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
-from ._common import (
-    SearchResult,
-    Trial,
-    TrialContext,
-    build_optimizer,
-    check_callable,
-    check_int,
-    check_real,
-    check_values,
-    fmt,
-    guarded,
-    pick_short_run,
-    register_kind,
-    resolve_model,
-    run_trials,
-    short_run_rows,
-)
-from .grid import default_signal, short_cycle_options
+from .._validate import momentum_cycle
+from .._validate import values as check_values
+from .factories import build_optimizer, initial_model
+from .grid import check_callables, context, default_signal, short_cycle_options, short_run_result
+from .options import SearchOptions, refuse_leftovers
+from .results import SearchResult, register_kind
+from .trials import Trial, guarded, run_trials
 
 __all__ = ["MomentumResult", "momentum_search", "DEFAULT_MOMENTUM_PAIRS", "check_pairs"]
 
@@ -55,6 +44,11 @@ __all__ = ["MomentumResult", "momentum_search", "DEFAULT_MOMENTUM_PAIRS", "check
 DEFAULT_MOMENTUM_PAIRS: tuple[tuple[float, float], ...] = (
     (0.99, 0.9), (0.95, 0.85), (0.9, 0.8), (0.95, 0.95),
 )
+
+#: the options momentum_search reads
+MOMENTUM_FIELDS = ("epochs", "max_lr", "schedule", "metrics", "select", "grad_clip",
+                   "num_iter", "start_lr", "end_lr", "lr_find_kw", "method", "seed",
+                   "workers", "progress")
 
 
 class MomentumResult(SearchResult):
@@ -67,31 +61,37 @@ register_kind("momentum", MomentumResult)
 
 
 def check_pairs(pairs: Any) -> list[tuple[float, float]]:
-    """Momentum pairs ``(high, low)`` in [0, 1); a single number ``m`` means ``(m, m)``.
+    """Momentum pairs ``(high, low)`` with ``0 <= low <= high < 1`` (the rule of
+    :func:`onecycle._validate.momentum_cycle`); a single number ``m`` means ``(m, m)``.
 
     >>> check_pairs([(0.95, 0.85), 0.9])
     [(0.95, 0.85), (0.9, 0.9)]
     """
-    vals = check_values("pairs", pairs)
     out: list[tuple[float, float]] = []
-    for p in vals:
-        if isinstance(p, (int, float, np.integer, np.floating)) and not isinstance(p, bool):
+    for p in check_values("pairs", pairs):
+        if isinstance(p, numbers.Real) and not isinstance(p, bool):
             p = (p, p)
         if isinstance(p, (str, bytes)) or not isinstance(p, Sequence) or len(p) != 2:
             raise TypeError(
                 f"pairs entries must be (high, low) momentum pairs in [0, 1) or single "
                 f"numbers, got {p!r}"
             )
-        pair = tuple(check_real("momentum pair entry", m) for m in p)
-        for m in pair:
-            if not 0.0 <= m < 1.0:
-                raise ValueError(
-                    f"pairs: momentum values must be in [0, 1), got {m!r} in pair {p!r}"
-                )
-        out.append((pair[0], pair[1]))
+        hi, lo = momentum_cycle("momentum pair", p)
+        out.append((hi, lo))
     if len(set(out)) != len(out):
         raise ValueError(f"pairs contains a pair twice: {out!r}")
     return out
+
+
+def _require_momentum(make_optimizer: Any, base: nn.Module) -> None:
+    from ..hyper import supports_momentum
+
+    probe = build_optimizer(make_optimizer, copy.deepcopy(base))
+    if not supports_momentum(probe):
+        raise ValueError(
+            f"optimizer {type(probe).__name__} has no momentum-like hyper-parameter, so there "
+            "is no momentum to search (register one with onecycle.hyper.register_optimizer)"
+        )
 
 
 def momentum_search(
@@ -101,20 +101,9 @@ def momentum_search(
     train_loader: Iterable[Any],
     val_loader: Iterable[Any] | None = None,
     *,
-    max_lr: float | None = None,
     pairs: Sequence[Any] | None = None,
-    epochs: int = 1,
-    schedule: dict[str, Any] | None = None,
-    metrics: Any = None,
-    select: str | None = None,
-    grad_clip: float | None = None,
-    num_iter: int = 100,
-    start_lr: float = 1e-5,
-    end_lr: float = 10.0,
-    lr_find_kw: dict[str, Any] | None = None,
-    seed: int = 0,
-    workers: int = 1,
-    progress: bool | None = None,
+    options: SearchOptions | None = None,
+    **settings: Any,
 ) -> MomentumResult:
     """Compare momentum pairs by short 1cycle trainings; pick the best validation loss.
 
@@ -124,63 +113,43 @@ def momentum_search(
             hyper-parameter (SGD/RMSprop momentum, Adam's beta1, ...).
         loss_fn, train_loader, val_loader: as for the Trainer (without a val_loader the
             final training loss is compared, and the reason says so).
-        max_lr: the peak LR of every run (None: found by one range test first).
         pairs: ``(high, low)`` pairs in [0, 1) (default :data:`DEFAULT_MOMENTUM_PAIRS`);
             a single number is a constant momentum.
-        epochs: length of each short run (default 1, a first look: one-epoch runs favour
-            the most aggressive pair; the recipe uses a quarter of the budget).
-        schedule: other ``fit_one_cycle`` options (``style``, ``div``, ...).
-        metrics, select, grad_clip: passed to the Trainer / the comparison.
-        seed, workers, progress: as for :func:`~onecycle.search.grid_search`.
+        options, **settings: a :class:`~onecycle.search.options.SearchOptions` and/or
+            its fields: ``max_lr`` (the peak LR of every run; None: one range test
+            first, with ``num_iter``, ``start_lr``, ``end_lr``, ``lr_find_kw``),
+            ``epochs`` (default 1, a first look: one-epoch runs favour the most
+            aggressive pair; the recipe uses a quarter of the budget), ``schedule``
+            (other ``fit_one_cycle`` options), ``metrics``, ``select``, ``grad_clip``,
+            ``seed``, ``workers``, ``progress``.
 
     >>> # res = momentum_search(make_model, make_opt, F.cross_entropy, train, val, max_lr=0.5)
     >>> # res.best -> (0.95, 0.85); print(res.table())
     """
+    o = SearchOptions.take(settings, options, "momentum_search", MOMENTUM_FIELDS)
+    refuse_leftovers("momentum_search", settings)
     chosen = check_pairs(DEFAULT_MOMENTUM_PAIRS if pairs is None else pairs)
-    check_callable("make_optimizer", make_optimizer, "make_optimizer(model) -> Optimizer")
-    check_callable("loss_fn", loss_fn, "loss_fn(outputs, targets) -> loss")
-    seed = check_int("seed", seed, 0)
-    if schedule and "momentum" in schedule:
+    check_callables(make_optimizer, loss_fn)
+    if o.schedule and "momentum" in o.schedule:
         raise TypeError("schedule must not contain 'momentum': the search sets it per pair")
-    signal = default_signal(val_loader, select)
-    base = resolve_model(model, seed)
-    from ..hyper import supports_momentum
-
-    probe = build_optimizer(make_optimizer, copy.deepcopy(base))
-    if not supports_momentum(probe):
-        raise ValueError(
-            f"optimizer {type(probe).__name__} has no momentum-like hyper-parameter, so there "
-            "is no momentum to search (register one with onecycle.hyper.register_optimizer)"
-        )
-    del probe
+    signal = default_signal(val_loader, o.select)
+    base = initial_model(model, o.seed)
+    _require_momentum(make_optimizer, base)
     with guarded(train_loader, val_loader):
-        ctx = TrialContext(base, make_optimizer, loss_fn, train_loader, val_loader, seed,
-                           metrics, grad_clip, getattr(train_loader, "epoch", None))
-        copts, extra = short_cycle_options(ctx, epochs, max_lr, schedule,
-                                           (num_iter, start_lr, end_lr, lr_find_kw))
-        max_lr = copts["max_lr"]
+        ctx = context(base, make_optimizer, loss_fn, train_loader, val_loader, o)
+        copts, extra = short_cycle_options(ctx, o, 1)
         trials = [Trial("cycle", "momentum", p, [], dict(copts, momentum=p)) for p in chosen]
-        outs = run_trials(ctx, trials, workers=workers, progress=progress,
+        outs = run_trials(ctx, trials, workers=o.workers, progress=o.progress,
                           desc="momentum search")
-    rows, scores = short_run_rows(chosen, outs, signal)
-    for r in rows:
+    rule = ("One short 1cycle training per (high, low) momentum pair, all from the same "
+            f"initial weights and seed, at the same max_lr; the best final {signal} wins "
+            "(a momentum range test is uninformative, so short runs decide).")
+    config = {"seed": o.seed, "workers": o.workers}
+    res = short_run_result("momentum", "momentum", chosen, outs, signal, copts, extra, config,
+                           MomentumResult, rule)
+    for r in res.rows:
         hi, lo = r["value"]
         r["high"], r["low"], r["cyclical"] = hi, lo, hi != lo
-    best, runner, reason = pick_short_run(
-        "momentum", chosen, rows, scores, signal,
-        f"{copts['epochs']} epoch(s) of 1cycle at max_lr={fmt(max_lr)}")
     if val_loader is None:
-        reason += " (no val_loader: compared on the final training loss)"
-    from ..train import History
-
-    config = {"epochs": copts["epochs"], "max_lr": max_lr, "seed": seed, "workers": workers,
-              "schedule": {k: v for k, v in copts.items() if k not in ("epochs", "max_lr")}}
-    return MomentumResult(
-        kind="momentum", param="momentum", values=chosen, mode="short_cycle", rows=rows,
-        best=best, runner_up=runner, reason=reason,
-        rule=("One short 1cycle training per (high, low) momentum pair, all from the same "
-              f"initial weights and seed, at the same max_lr; the best final {signal} wins "
-              "(a momentum range test is uninformative, so short runs decide)."),
-        signal=signal, histories=[History.from_dict(o["history"]) for o in outs],
-        config=config, extra=extra,
-    )
+        res.reason += " (no val_loader: compared on the final training loss)"
+    return res

@@ -1,4 +1,5 @@
-"""Weight decay: by range tests (Smith's main method) or by snapshot and restart.
+"""Weight decay: by range tests (Smith's main method), confirmed by short runs, or by
+snapshot and restart. The one weight-decay API of onecycle.
 
 :func:`weight_decay_search` runs the LR range test once per weight decay, every run
 from the same initial weights, seed and data order, overlays the curves and picks the
@@ -7,9 +8,13 @@ largest weight decay that still lets the network train at a high learning rate
 validation loss measured during each sweep is the signal. ``refine=k`` then bisects
 (in log space) ``k`` times between the winner and the next larger value.
 
-:func:`weight_decay_snapshot_search` is the paper's cheaper alternative: train one cycle
-at a middle weight decay, take a snapshot when the validation loss stops improving,
-and restart short runs from that snapshot with each other weight decay.
+:func:`choose_weight_decay` is what the recipe and ``onecycle run`` use: the range
+tests give an upper bound (a 100-iteration sweep is too short for weight decay to show
+its cost), then a short 1cycle per value at or below the bound decides, and the peak
+LR is read again from the chosen weight decay's curve.
+
+The paper's cheaper alternative, snapshot and restart, is in
+:mod:`onecycle.search.snapshot`.
 
 Example:
     >>> import torch
@@ -28,52 +33,52 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 from torch import nn
 
-from ._common import (
-    SearchResult,
-    Trial,
-    TrialContext,
-    build_optimizer,
-    check_callable,
-    check_fraction,
-    check_int,
-    check_nonnegative,
-    check_real,
-    check_weight_decays,
-    fmt,
-    guarded,
-    model_device,
-    pick_short_run,
-    register_kind,
-    resolve_model,
-    run_trials,
-    short_run_rows,
-)
+from .._format import fmt_lr, fmt_value
+from .._validate import nonnegative
+from .._validate import values as check_values
+from .factories import build_optimizer, initial_model
 from .grid import (
-    default_signal,
-    finder_options,
-    finder_rows,
-    rule_text,
+    check_callables,
+    context,
+    grid_search,
     run_finder_grid,
-    set_weight_decay,
-    short_cycle_options,
 )
+from .options import SearchOptions, refuse_leftovers
+from .results import SearchResult, register_kind
+from .rules import confirm_candidates, finder_rows, rule_text
+from .setters import set_weight_decay
 
 __all__ = [
     "WeightDecayResult",
-    "WeightDecaySnapshotResult",
+    "WeightDecayChoice",
     "weight_decay_search",
-    "weight_decay_snapshot_search",
+    "choose_weight_decay",
     "DEFAULT_WEIGHT_DECAYS",
+    "check_weight_decays",
 ]
 
 #: the default grid: Smith's 1e-2 ... 1e-6, and no weight decay
 DEFAULT_WEIGHT_DECAYS: tuple[float, ...] = (1e-2, 1e-3, 1e-4, 1e-5, 1e-6, 0.0)
+
+#: the options weight_decay_search reads
+WD_FIELDS = ("num_iter", "start_lr", "end_lr", "lr_find_kw", "tolerance", "lr_slack", "method",
+             "seed", "workers", "progress")
+
+
+def check_weight_decays(name: str, grid: Any) -> list[float]:
+    """Weight decays: a non-empty list of finite numbers >= 0, each once.
+
+    >>> check_weight_decays("grid", (1e-3, 0))
+    [0.001, 0.0]
+    """
+    return check_values(name, grid, nonnegative)
 
 
 class WeightDecayResult(SearchResult):
@@ -93,14 +98,7 @@ class WeightDecayResult(SearchResult):
         return self.row(self.best).get("suggested_lr")
 
 
-class WeightDecaySnapshotResult(SearchResult):
-    """Result of :func:`weight_decay_snapshot_search`: the restart table (``rows``),
-    ``best``, ``runner_up``, ``reason``, ``histories`` (one per restart) and
-    ``extra["snapshot"]`` (when and where the snapshot was taken)."""
-
-
 register_kind("weight_decay", WeightDecayResult)
-register_kind("weight_decay_snapshot", WeightDecaySnapshotResult)
 
 
 def _setters(v: float) -> list[tuple[str, Callable[..., Any], Any]]:
@@ -123,6 +121,27 @@ def _new_midpoints(tried: Sequence[float], winner: float) -> list[float]:
     return [v for v in out if all(not math.isclose(v, t, rel_tol=1e-9, abs_tol=0.0) for t in tried)]
 
 
+def _require_weight_decay(make_optimizer: Any, base: nn.Module) -> None:
+    # fail early (before any range test) on an optimizer without weight decay
+    from ..hyper import adapter_for
+
+    probe = build_optimizer(make_optimizer, copy.deepcopy(base))
+    if not adapter_for(probe).has("weight_decay"):
+        raise ValueError(
+            f"optimizer {type(probe).__name__} has no weight_decay hyper-parameter, so "
+            "there is nothing to search"
+        )
+
+
+def _range_tests(ctx: Any, values: list[float], known: Mapping[float, Any], opts: dict[str, Any],
+                 o: SearchOptions) -> list[Any]:
+    """One curve per value: those in ``known`` reused, the others run."""
+    todo = [v for v in values if v not in known]
+    ran = dict(zip(todo, run_finder_grid(ctx, "weight_decay", todo, _setters, opts,
+                                         workers=o.workers, progress=o.progress)))
+    return [known[v] if v in known else ran[v] for v in values]
+
+
 def weight_decay_search(
     model: nn.Module | Callable[[], nn.Module],
     make_optimizer: Callable[[Any], torch.optim.Optimizer],
@@ -132,15 +151,9 @@ def weight_decay_search(
     val_loader: Iterable[Any] | None = None,
     grid: Sequence[float] = DEFAULT_WEIGHT_DECAYS,
     refine: int = 0,
-    num_iter: int = 100,
-    start_lr: float = 1e-5,
-    end_lr: float = 10.0,
-    tolerance: float = 0.05,
-    lr_slack: float = 0.25,
-    lr_find_kw: dict[str, Any] | None = None,
-    seed: int = 0,
-    workers: int = 1,
-    progress: bool | None = None,
+    known: Mapping[float, Any] | None = None,
+    options: SearchOptions | None = None,
+    **settings: Any,
 ) -> WeightDecayResult:
     """Pick the weight decay by LR range tests, one per value, from the same start.
 
@@ -151,16 +164,17 @@ def weight_decay_search(
             is overwritten by each grid value (groups kept at 0 stay at 0).
         loss_fn, train_loader: as for :func:`onecycle.finder.lr_find`.
         val_loader: when given, each range test also measures the validation loss along
-            the sweep (``val_every``), and that early validation loss is the signal.
+            the sweep, and that early validation loss is the signal.
         grid: the weight decays (>= 0, non-empty, no duplicates).
         refine: bisect in log space between the winner and the next larger value
             this many times (each round runs one more range test; none when the winner
             is the largest value).
-        num_iter, start_lr, end_lr, lr_find_kw: the range tests.
-        tolerance, lr_slack: the selection rule (below).
-        seed: the seed of every range test (same data order and dropout masks).
-        workers: run the range tests in this many spawn processes.
-        progress: a tqdm bar over the range tests (default: only on a terminal).
+        known: range tests already run from the same start, ``{weight_decay: result}``
+            (reused instead of run again).
+        options, **settings: a :class:`~onecycle.search.options.SearchOptions` and/or
+            its fields ``num_iter``, ``start_lr``, ``end_lr``, ``lr_find_kw`` (the range
+            tests), ``tolerance``, ``lr_slack`` (the rule), ``method`` (the suggestion
+            read per curve), ``seed``, ``workers``, ``progress``.
 
     The rule (Smith's "largest weight decay that still trains at a high learning rate",
     made precise): each curve is smoothed without lag and read for its minimum loss
@@ -173,257 +187,177 @@ def weight_decay_search(
     >>> # res = weight_decay_search(make_model, make_opt, F.cross_entropy, loader)
     >>> # res.best, res.reason, res.plot()
     """
-    values = check_weight_decays("grid", grid)
-    refine = check_int("refine", refine, 0)
-    check_callable("make_optimizer", make_optimizer, "make_optimizer(model) -> Optimizer")
-    check_callable("loss_fn", loss_fn, "loss_fn(outputs, targets) -> loss")
-    seed = check_int("seed", seed, 0)
-    check_nonnegative("tolerance", tolerance)
-    check_nonnegative("lr_slack", lr_slack)
-    base = resolve_model(model, seed)
-    opts = finder_options(num_iter, start_lr, end_lr, val_loader is not None, lr_find_kw)
-    with guarded(train_loader, val_loader):
-        ctx = TrialContext(base, make_optimizer, loss_fn, train_loader, val_loader, seed,
-                           loader_epoch=getattr(train_loader, "epoch", None))
-        # fail early (before any range test) on an optimizer without weight decay
-        probe = build_optimizer(make_optimizer, copy.deepcopy(base))
-        from ..hyper import adapter_for
+    from .._validate import integer
 
-        if not adapter_for(probe).has("weight_decay"):
-            raise ValueError(
-                f"optimizer {type(probe).__name__} has no weight_decay hyper-parameter, so "
-                "there is nothing to search"
-            )
-        del probe
-        curves = run_finder_grid(ctx, "weight_decay", values, _setters, opts,
-                                 workers=workers, progress=progress)
+    o = SearchOptions.take(settings, options, "weight_decay_search", WD_FIELDS)
+    refuse_leftovers("weight_decay_search", settings)
+    values = check_weight_decays("grid", grid)
+    refine = integer("refine", refine, least=0)
+    check_callables(make_optimizer, loss_fn)
+    base = initial_model(model, o.seed)
+    opts = o.finder_options(val_loader is not None)
+    known = {float(k): v for k, v in (known or {}).items()}
+    from .trials import guarded
+
+    with guarded(train_loader, val_loader):
+        ctx = context(base, make_optimizer, loss_fn, train_loader, val_loader, o)
+        _require_weight_decay(make_optimizer, base)
+        curves = _range_tests(ctx, values, known, opts, o)
         refined: list[float] = []
 
         def decide() -> tuple[list[int], list[dict[str, Any]], str, bool]:
             use_val = val_loader is not None and all(len(c.val_losses) >= 3 for c in curves)
-            o, r, why = finder_rows("weight_decay", values, curves, use_val=use_val,
-                                    prefer="largest", tolerance=tolerance, lr_slack=lr_slack)
-            return o, r, why, use_val
+            order, rows, why = finder_rows("weight_decay", values, curves, use_val=use_val,
+                                           prefer="largest", tolerance=o.tolerance,
+                                           lr_slack=o.lr_slack, method=o.method)
+            return order, rows, why, use_val
 
         order, rows, reason, use_val = decide()
         for _ in range(refine):
             new = _new_midpoints(values, values[order[0]])
             if not new:
                 break
-            curves += run_finder_grid(ctx, "weight_decay", new, _setters, opts,
-                                      workers=workers, progress=progress)
+            curves += _range_tests(ctx, new, {}, opts, o)
             values += new
             refined += new
             order, rows, reason, use_val = decide()
     for r in rows:
         r["weight_decay"] = r["value"]
         r["refined"] = any(r["value"] == v for v in refined)
-    config = dict(opts, grid=list(check_weight_decays("grid", grid)), refine=refine, seed=seed,
-                  tolerance=tolerance, lr_slack=lr_slack, workers=workers)
+    config = dict(opts, grid=check_weight_decays("grid", grid), refine=refine, seed=o.seed,
+                  tolerance=o.tolerance, lr_slack=o.lr_slack, workers=o.workers)
     return WeightDecayResult(
         kind="weight_decay", param="weight_decay", values=values, mode="finder", rows=rows,
         best=values[order[0]], runner_up=values[order[1]] if len(order) > 1 else None,
-        reason=reason, rule=rule_text("weight_decay", "largest", tolerance, lr_slack, use_val),
+        reason=reason, rule=rule_text("weight_decay", "largest", o.tolerance, o.lr_slack, use_val),
         signal="val_loss" if use_val else "train_loss", curves=curves, config=config,
     )
 
 
-# ----------------------------------------------------------------------------- snapshot
+# ----------------------------------------------------------------------------- the choice
 
 
-class _Snapshotter:
-    """Trainer callback: snapshot at the last improvement of the validation loss and stop
-    once it has not improved for ``patience`` epochs (or snapshot at a fixed epoch)."""
+@dataclass
+class WeightDecayChoice:
+    """What :func:`choose_weight_decay` decided, and the evidence.
 
-    def __init__(self, at_epoch: int | None, patience: int, min_delta: float) -> None:
-        self.at_epoch = at_epoch
-        self.patience = patience
-        self.min_delta = min_delta
-        self.best = math.inf
-        self.wait = 0
-        self.snapshot: dict[str, Any] | None = None
-        self.how = ""
+    Attributes:
+        value: the weight decay to train with.
+        bound: the range tests' choice, an upper bound on it.
+        search: the range tests (:class:`WeightDecayResult`).
+        confirm: the short 1cycle runs that decided below the bound (None when there
+            was nothing to confirm: the bound is the smallest value tried).
+        max_lr: the peak LR read from the chosen weight decay's curve (None when that
+            curve gives no suggestion).
+        suggestion: that curve's suggestion.
+        reason: how the value was chosen, in words; ``rule``: the rule in general.
+    """
 
-    def _take(self, trainer: Any, epoch: int, record: dict[str, Any]) -> None:
-        g0 = trainer.optimizer.param_groups[0]
-        from ..hyper import adapter_for
+    value: float
+    bound: float
+    search: WeightDecayResult
+    confirm: SearchResult | None
+    max_lr: float | None
+    suggestion: Any
+    reason: str
+    rule: str
+    candidates: list[float] = field(default_factory=list)
 
-        ad = adapter_for(trainer.optimizer)
-        mom = ad.get(g0, "momentum") if ad.has("momentum") else None
-        self.snapshot = {
-            "model": {k: v.detach().to("cpu", copy=True)
-                      for k, v in trainer.model.state_dict().items()},
-            "optimizer": copy.deepcopy(trainer.optimizer.state_dict()),
-            "epoch": epoch,
-            "iteration": int(record.get("iteration", 0)),
-            "lr": float(g0["lr"]),
-            "momentum": mom,
-            "val_loss": record.get("val_loss"),
-        }
+    @property
+    def curve(self) -> Any:
+        """The range test at the chosen weight decay."""
+        return self.search.curve(self.value)
 
-    def on_epoch_end(self, trainer: Any, epoch: int, record: dict[str, Any]) -> None:
-        from ..train import StopTraining
+    def figure(self) -> Any:
+        """The range tests overlaid, the chosen weight decay marked."""
+        from ..plots.search import plot_search_curves, value_label
 
-        if self.at_epoch is not None:
-            if epoch + 1 >= self.at_epoch:
-                self._take(trainer, epoch, record)
-                self.how = f"at a fixed point: after epoch {epoch + 1} of the cycle"
-                raise StopTraining("snapshot taken")
-            return
-        v = record.get("val_loss")
-        v = math.inf if v is None or not math.isfinite(v) else float(v)
-        if v < self.best - self.min_delta:
-            self.best = v
-            self.wait = 0
-            self._take(trainer, epoch, record)
-            return
-        self.wait += 1
-        if self.wait >= self.patience:
-            self.how = (f"when the validation loss stopped improving (no improvement for "
-                        f"{self.patience} epoch(s) after epoch {self.snapshot['epoch'] + 1})"
-                        if self.snapshot is not None else "")
-            raise StopTraining("validation loss stopped improving")
+        labels = [value_label("weight_decay", v) for v in self.search.values]
+        chosen = self.search.values.index(self.value)
+        return plot_search_curves(self.search.curves, labels, chosen=chosen,
+                                  title="Weight decay: LR range tests per weight decay")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data: the choice, the bound, the reason, both searches."""
+        from .._plain import to_plain
+
+        return to_plain({
+            "chosen": self.value, "range_test_choice": self.bound, "max_lr": self.max_lr,
+            "suggestion": self.suggestion, "candidates": self.candidates,
+            "reason": self.reason, "rule": self.rule, "search": self.search.to_dict(),
+            "confirm": None if self.confirm is None else self.confirm.to_dict(),
+        })
 
 
-def weight_decay_snapshot_search(
+def _confirmation_text(bound: float, cands: list[float], epochs: int, max_lr: float,
+                       confirm: SearchResult) -> str:
+    return (f"The range tests give an upper bound of {fmt_lr(bound)} (a 100-iteration "
+            "sweep is too short for weight decay to show its cost). "
+            f"{epochs} epoch(s) of 1cycle at max_lr {fmt_lr(max_lr)} for each of "
+            f"{', '.join(fmt_value(v) for v in cands)} then decided: {confirm.reason}.")
+
+
+def choose_weight_decay(
     model: nn.Module | Callable[[], nn.Module],
     make_optimizer: Callable[[Any], torch.optim.Optimizer],
     loss_fn: Callable[..., torch.Tensor],
     train_loader: Iterable[Any],
-    val_loader: Iterable[Any],
+    val_loader: Iterable[Any] | None = None,
     *,
-    max_lr: float | None = None,
-    epochs: int = 4,
-    middle: float = 1e-3,
-    others: Sequence[float] = (1e-2, 3e-3, 3e-4, 1e-4),
-    snapshot_at: float | None = None,
-    patience: int = 1,
-    min_delta: float = 0.0,
-    restart_epochs: int = 1,
-    restart: str = "constant",
-    schedule: dict[str, Any] | None = None,
-    metrics: Any = None,
-    select: str | None = None,
-    grad_clip: float | None = None,
-    num_iter: int = 100,
-    start_lr: float = 1e-5,
-    end_lr: float = 10.0,
-    lr_find_kw: dict[str, Any] | None = None,
-    seed: int = 0,
-    workers: int = 1,
-    progress: bool | None = None,
-) -> WeightDecaySnapshotResult:
-    """Weight decay by snapshot and restart (the paper's cheaper alternative).
+    grid: Sequence[float] = DEFAULT_WEIGHT_DECAYS,
+    confirm_epochs: int | None = 1,
+    validate_sweeps: bool = True,
+    options: SearchOptions | None = None,
+    **settings: Any,
+) -> WeightDecayChoice:
+    """The weight decay to train with: range tests bound it, short runs decide.
 
-    1. Train one cycle of ``epochs`` epochs at ``max_lr`` (None: found by a range test)
-       with weight decay ``middle``. Take a snapshot (model and optimizer state) at the
-       last epoch that improved the validation loss, and stop once it has not improved
-       for ``patience`` epochs; with ``snapshot_at=f`` the snapshot is taken after
-       ``round(f x epochs)`` epochs instead.
-    2. From that snapshot, train ``restart_epochs`` epochs with each weight decay of
-       ``[middle, *others]`` (the middle value too, so that every value gets the same
-       restart), at the LR the cycle had at the snapshot (``restart="constant"``) or
-       annealing down from it (``restart="tail"``).
-    3. The weight decay with the best final ``select`` (default: validation loss) wins.
+    1. :func:`weight_decay_search` over ``grid`` (with ``refine``, ``known``; its
+       sweeps measure the validation loss when ``validate_sweeps`` and a
+       ``val_loader`` is given);
+    2. unless ``confirm_epochs`` is None, ``confirm_epochs`` of 1cycle at ``max_lr``
+       (default: the suggestion of the bound's curve) per value at or below the bound
+       (at most 4, :func:`~onecycle.search.rules.confirm_candidates`); the best final
+       validation loss wins (ties: the larger weight decay);
+    3. ``max_lr`` is read again from the chosen weight decay's curve.
 
-    Returns a :class:`WeightDecaySnapshotResult` (``rows``, ``best``, ``reason``,
-    ``plot()``: validation-loss bars).
+    ``options`` / ``**settings`` are :class:`~onecycle.search.options.SearchOptions`
+    fields (``schedule`` and ``metrics`` go to the confirmation runs), plus
+    ``refine`` and ``known`` for the range tests.
 
-    >>> # res = weight_decay_snapshot_search(model, make_opt, loss, train, val, max_lr=0.5)
+    >>> # choice = choose_weight_decay(make_model, make_opt, F.cross_entropy, train, val)
+    >>> # choice.value, choice.bound, choice.reason
     """
-    mid = check_weight_decays("middle", [middle])[0]
-    rest = check_weight_decays("others", others)
-    if any(v == mid for v in rest):
-        raise ValueError(f"others must not contain the middle value {mid!r}")
-    values = [mid, *rest]
-    if val_loader is None:
-        raise ValueError("weight_decay_snapshot_search needs a val_loader (it compares "
-                         "validation losses)")
-    check_callable("make_optimizer", make_optimizer, "make_optimizer(model) -> Optimizer")
-    check_callable("loss_fn", loss_fn, "loss_fn(outputs, targets) -> loss")
-    epochs = check_int("epochs", epochs, 1)
-    restart_epochs = check_int("restart_epochs", restart_epochs, 1)
-    patience = check_int("patience", patience, 1)
-    min_delta = check_real("min_delta", min_delta)
-    if restart not in ("constant", "tail"):
-        raise ValueError(f"restart must be 'constant' or 'tail', got {restart!r}")
-    at_epoch = None
-    if snapshot_at is not None:
-        at_epoch = max(1, round(check_fraction("snapshot_at", snapshot_at) * epochs))
-    seed = check_int("seed", seed, 0)
-    signal = default_signal(val_loader, select)
-    base = resolve_model(model, seed)
-    from ..train import DivergenceGuard, DivergenceWarning, History, Trainer
+    from ..finder import NoUsableLR, choose_max_lr
 
-    with guarded(train_loader, val_loader):
-        ctx = TrialContext(base, make_optimizer, loss_fn, train_loader, val_loader, seed,
-                           metrics, grad_clip, getattr(train_loader, "epoch", None))
-        copts, extra = short_cycle_options(ctx, epochs, max_lr, schedule,
-                                           (num_iter, start_lr, end_lr, lr_find_kw),
-                                           _setters(mid))
-        copts.pop("epochs")
-        max_lr = copts.pop("max_lr")
-        # 1. the middle run
-        net = copy.deepcopy(base)
-        opt = build_optimizer(make_optimizer, net)
-        set_weight_decay(net, opt, mid)
-        snap = _Snapshotter(at_epoch, patience, min_delta)
-        from ..train import Callback
-
-        class _CB(Callback):
-            def on_epoch_end(self, trainer: Any, epoch: int, record: dict[str, Any]) -> None:
-                snap.on_epoch_end(trainer, epoch, record)
-
-        if ctx.loader_epoch is not None and hasattr(train_loader, "set_epoch"):
-            train_loader.set_epoch(ctx.loader_epoch)
-        trainer = Trainer(net, loss_fn, opt, train_loader, val_loader=val_loader,
-                          metrics=metrics, grad_clip=grad_clip, device=model_device(net),
-                          progress=progress, seed=seed, callbacks=[_CB()],
-                          divergence_guard=DivergenceGuard(action="warn"))
-        import warnings
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DivergenceWarning)
-            middle_hist = trainer.fit_one_cycle(epochs, max_lr, **copts)
-        if snap.snapshot is None:
-            raise RuntimeError(
-                f"the middle run (weight_decay={fmt(mid)}) never produced a finite validation "
-                "loss, so there is no snapshot to restart from; lower max_lr"
-            )
-        s = snap.snapshot
-        how = snap.how or (f"at the best epoch ({s['epoch'] + 1}): the validation loss "
-                           f"improved until the end of the {len(middle_hist)}-epoch run")
-        # 2. restarts
-        start = copy.deepcopy(base)
-        start.load_state_dict(s["model"])
-        rctx = TrialContext(start, make_optimizer, loss_fn, train_loader, val_loader, seed,
-                            metrics, grad_clip, ctx.loader_epoch, optimizer_state=s["optimizer"])
-        ropts = {"epochs": restart_epochs, "lr": s["lr"], "schedule": restart}
-        trials = [Trial("restart", "weight_decay", v, _setters(v), dict(ropts)) for v in values]
-        outs = run_trials(rctx, trials, workers=workers, progress=progress,
-                          desc="weight_decay restarts")
-    rows, scores = short_run_rows(values, outs, signal)
-    for r in rows:
-        r["weight_decay"] = r["value"]
-    lr_txt = (f"at constant lr {s['lr']:.3g}" if restart == "constant"
-              else f"annealing from lr {s['lr']:.3g}")
-    best, runner, reason = pick_short_run(
-        "weight_decay", values, rows, scores, signal,
-        f"{restart_epochs} epoch(s) restarted from the snapshot {lr_txt}")
-    reason = f"Snapshot of the weight_decay={fmt(mid)} run taken {how}. " + reason
-    extra["snapshot"] = {k: v for k, v in s.items() if k not in ("model", "optimizer")}
-    extra["snapshot"]["how"] = how
-    extra["middle_history"] = middle_hist.to_dict()
-    config = {"middle": mid, "others": rest, "epochs": epochs, "max_lr": max_lr,
-              "snapshot_at": snapshot_at, "patience": patience, "min_delta": min_delta,
-              "restart_epochs": restart_epochs, "restart": restart, "seed": seed,
-              "schedule": copts}
-    return WeightDecaySnapshotResult(
-        kind="weight_decay_snapshot", param="weight_decay", values=values, mode="snapshot",
-        rows=rows, best=best, runner_up=runner, reason=reason,
-        rule=("Train one cycle at the middle weight decay, snapshot when the validation loss "
-              "stops improving, restart a short run from the snapshot per weight decay; the "
-              f"best final {signal} wins."),
-        signal=signal, histories=[History.from_dict(o["history"]) for o in outs],
-        config=config, extra=extra,
-    )
+    refine, known = settings.pop("refine", 0), settings.pop("known", None)
+    o = SearchOptions.take(settings, options, "choose_weight_decay", SearchOptions.field_names())
+    refuse_leftovers("choose_weight_decay", settings)
+    base = initial_model(model, o.seed)
+    search = weight_decay_search(base, make_optimizer, loss_fn, train_loader,
+                                 val_loader=val_loader if validate_sweeps else None, grid=grid,
+                                 refine=refine, known=known, options=o)
+    value, confirm, reason = search.best, None, search.reason
+    cands = confirm_candidates(search.values, search.best)
+    max_lr = o.max_lr
+    if max_lr is None:
+        max_lr = choose_max_lr(search.curve(search.best), method=o.method,
+                               fallback=("minimum",)).lr
+    if confirm_epochs is not None and len(cands) > 1 and max_lr is not None:
+        confirm = grid_search("weight_decay", cands, None, base, make_optimizer, loss_fn,
+                              train_loader, val_loader=val_loader, mode="short_cycle",
+                              options=o, epochs=confirm_epochs, max_lr=max_lr)
+        value = float(confirm.best)
+        reason = _confirmation_text(search.best, cands, confirm_epochs, max_lr, confirm)
+    try:  # the peak LR where the chosen weight decay's curve puts it
+        pick = choose_max_lr(search.curve(value), method=o.method)
+    except NoUsableLR:
+        pick = None
+    rule = search.rule
+    if confirm is not None:
+        rule += (" The winner is an upper bound: a short 1cycle per value at or below it "
+                 "decides, by the final validation loss.")
+    return WeightDecayChoice(value=float(value), bound=float(search.best), search=search,
+                             confirm=confirm, max_lr=None if pick is None else pick.lr,
+                             suggestion=None if pick is None else pick.suggestion, reason=reason,
+                             rule=rule, candidates=cands if confirm is not None else [])

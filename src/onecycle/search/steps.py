@@ -1,0 +1,331 @@
+"""The recipe as steps: each one a function that can be called alone and returns a small
+dataclass. :func:`onecycle.search.recipe` and ``onecycle run`` (:func:`onecycle.pipeline.run`)
+are both these steps in a row::
+
+    task = Task(model, make_optimizer, loss_fn, train_loader, val_loader, test_loader)
+    first = range_test(task)                               # RangeTest: curve, max_lr
+    wd = weight_decay_step(task, grid, first=first)        # WeightDecayChoice
+    pair = momentum_step(task, first.max_lr, wd.value)     # MomentumResult (optional)
+    run = train_cycle(task, CyclePlan(epochs, wd.max_lr or first.max_lr, wd.value))
+    base = train_constant(task, epochs, lr, wd.value)      # TrainedRun
+
+Every step starts from the task's initial weights (a copy: ``task.model`` is never
+trained) with the same seed and the same data order, so the steps compare like with
+like and each can be rerun alone with the same result.
+
+Example:
+    >>> import torch
+    >>> x = torch.randn(64, 4); y = (x[:, 0] > 0).long()
+    >>> data = [(x[i:i + 16], y[i:i + 16]) for i in range(0, 64, 16)]
+    >>> task = Task(torch.nn.Linear(4, 2),
+    ...             lambda m: torch.optim.SGD(m.parameters(), lr=0.1, momentum=0.9),
+    ...             torch.nn.functional.cross_entropy, data, data, progress=False)
+    >>> run = train_cycle(task, CyclePlan(epochs=1, max_lr=0.1))
+    >>> len(run.history), run.kind
+    (1, '1cycle')
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .._format import fmt_lr
+from .factories import WithWeightDecay, build_optimizer
+from .options import SearchOptions
+
+__all__ = [
+    "Task",
+    "RangeTest",
+    "CyclePlan",
+    "TrainedRun",
+    "range_test",
+    "weight_decay_step",
+    "momentum_step",
+    "train_cycle",
+    "train_constant",
+]
+
+
+@dataclass
+class Task:
+    """What every step shares.
+
+    Attributes:
+        model: the initial model (every step works on a copy; it is never trained).
+        make_optimizer: ``make_optimizer(model) -> Optimizer`` (an optimizer class or a
+            ``functools.partial`` of one works too); its momentum is the constant
+            momentum of the range tests and of the baseline.
+        loss_fn: ``loss_fn(outputs, targets) -> scalar``.
+        train_loader, val_loader, test_loader: loaders of ``(x, y)`` batches (the last
+            two optional).
+        seed: the seed of every step; metrics, grad_clip: for the Trainer.
+        workers: processes for the trials of the searches; progress: see
+            :mod:`onecycle.progress`.
+    """
+
+    model: Any
+    make_optimizer: Callable[[Any], Any]
+    loss_fn: Callable[..., Any]
+    train_loader: Any
+    val_loader: Any = None
+    test_loader: Any = None
+    seed: int = 0
+    metrics: Any = None
+    grad_clip: float | None = None
+    workers: int = 1
+    progress: Any = None
+
+    def options(self, given: SearchOptions | None = None, **changes: Any) -> SearchOptions:
+        """``given`` (or the defaults) with the task's seed, metrics, clipping, workers
+        and progress, and ``changes``."""
+        import dataclasses
+
+        base = given if given is not None else SearchOptions()
+        return dataclasses.replace(base, seed=self.seed, metrics=self.metrics,
+                                   grad_clip=self.grad_clip, workers=self.workers,
+                                   progress=self.progress, **changes)
+
+    def trainer(self, model: Any, optimizer: Any, *, progress: Any = None, **kw: Any) -> Any:
+        """A :class:`~onecycle.train.Trainer` for ``model`` with the task's data."""
+        from ..train import Trainer
+        from .factories import model_device
+
+        return Trainer(model, self.loss_fn, optimizer, self.train_loader, self.val_loader,
+                       metrics=self.metrics, grad_clip=self.grad_clip,
+                       device=model_device(model), seed=self.seed,
+                       progress=self.progress if progress is None else progress, **kw)
+
+
+# ----------------------------------------------------------------------------- range test
+
+
+@dataclass
+class RangeTest:
+    """One LR range test from the task's initial weights.
+
+    ``max_lr`` is the pick of :func:`onecycle.finder.choose_max_lr` (None when the curve
+    has none; ``suggestion`` then says why), at weight decay ``weight_decay`` (None:
+    the optimizer's own).
+    """
+
+    curve: Any
+    suggestion: Any
+    max_lr: float | None
+    weight_decay: float | None
+    settings: dict[str, Any]
+    wall_time: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """What the summary records (the curve itself is saved on its own)."""
+        return {"ran": True, **self.settings, "iterations_run": len(self.curve.lrs),
+                "stop_reason": self.curve.stop_reason, "weight_decay": self.weight_decay,
+                "suggestion": self.suggestion.to_dict(), "max_lr": self.max_lr,
+                "wall_time": self.wall_time}
+
+
+def range_test(task: Task, options: SearchOptions | None = None, *,
+               weight_decay: float | None = None, fallback: Sequence[str] = ()) -> RangeTest:
+    """Run the LR range test (``options``: ``num_iter``, ``start_lr``, ``end_lr``,
+    ``lr_find_kw``, ``method``) at ``weight_decay`` and read its ``max_lr`` (by
+    ``method``, then the ``fallback`` methods).
+
+    >>> import torch
+    >>> data = [(torch.randn(16, 4), torch.randint(0, 2, (16,))) for _ in range(4)]
+    >>> task = Task(torch.nn.Linear(4, 2), lambda m: torch.optim.SGD(m.parameters(), lr=0.1),
+    ...             torch.nn.functional.cross_entropy, data)
+    >>> len(range_test(task, SearchOptions(num_iter=20)).curve.lrs) <= 20
+    True
+    """
+    from ..finder import NoUsableLR, choose_max_lr
+    from .setters import set_weight_decay
+    from .trials import Trial, TrialContext, guarded, run_trials
+
+    o = task.options(options)
+    setters = [] if weight_decay is None else [("weight_decay", set_weight_decay, weight_decay)]
+    lr_kw = o.finder_options(False)
+    ctx = TrialContext(task.model, task.make_optimizer, task.loss_fn, task.train_loader,
+                       seed=task.seed, loader_epoch=getattr(task.train_loader, "epoch", None))
+    t0 = time.perf_counter()
+    with guarded(task.train_loader):
+        curve = run_trials(ctx, [Trial("finder", "max_lr", None, setters, lr_kw)])[0]["curve"]
+    try:
+        pick = choose_max_lr(curve, method=o.method, fallback=tuple(fallback))
+        sug, max_lr = pick.suggestion, pick.lr
+    except NoUsableLR as err:
+        sug, max_lr = err.suggestion or curve.suggest(o.method), None
+    settings = {k: lr_kw[k] for k in ("start_lr", "end_lr", "num_iter")}
+    return RangeTest(curve, sug, max_lr, weight_decay, settings, time.perf_counter() - t0)
+
+
+# ----------------------------------------------------------------------------- searches
+
+
+def weight_decay_step(
+    task: Task,
+    grid: Sequence[float],
+    *,
+    first: RangeTest | None = None,
+    max_lr: float | None = None,
+    confirm_epochs: int | None = 1,
+    schedule: Mapping[str, Any] | None = None,
+    validate_sweeps: bool = True,
+    refine: int = 0,
+    options: SearchOptions | None = None,
+) -> Any:
+    """:func:`~onecycle.search.weight_decay.choose_weight_decay` on the task: range
+    tests over ``grid`` (``first`` reused when its weight decay is in it; ``refine``
+    bisection rounds), then short 1cycle runs of ``confirm_epochs`` at ``max_lr``
+    (default ``first.max_lr``) with ``schedule`` decide below the range tests' bound."""
+    from .weight_decay import choose_weight_decay
+
+    if max_lr is None and first is not None:
+        max_lr = first.max_lr
+    known = None
+    if first is not None and first.weight_decay is not None:
+        known = {first.weight_decay: first.curve}
+    o = task.options(options, max_lr=max_lr,
+                     schedule=None if schedule is None else dict(schedule))
+    return choose_weight_decay(task.model, task.make_optimizer, task.loss_fn, task.train_loader,
+                               task.val_loader, grid=grid, confirm_epochs=confirm_epochs,
+                               validate_sweeps=validate_sweeps, options=o, known=known,
+                               refine=refine)
+
+
+def momentum_step(
+    task: Task,
+    max_lr: float,
+    weight_decay: float | None,
+    *,
+    pairs: Sequence[Any] | None = None,
+    epochs: int = 1,
+    schedule: Mapping[str, Any] | None = None,
+    options: SearchOptions | None = None,
+) -> Any:
+    """:func:`~onecycle.search.momentum_search` on the task at ``weight_decay``: short
+    1cycle runs of ``epochs`` at ``max_lr``, one per momentum pair."""
+    from .momentum import momentum_search
+
+    o = task.options(options, max_lr=max_lr, epochs=epochs,
+                     schedule=None if schedule is None else dict(schedule))
+    return momentum_search(task.model, WithWeightDecay(task.make_optimizer, weight_decay),
+                           task.loss_fn, task.train_loader, task.val_loader, pairs=pairs,
+                           options=o)
+
+
+# ----------------------------------------------------------------------------- training
+
+
+@dataclass
+class CyclePlan:
+    """A 1cycle training: ``epochs`` at peak ``max_lr`` with ``weight_decay`` (None: the
+    optimizer's) and ``schedule`` (``style``, ``momentum``, ``div``, ...: see
+    :class:`onecycle.scheduler.OneCycle`)."""
+
+    epochs: int
+    max_lr: float
+    weight_decay: float | None = None
+    schedule: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class TrainedRun:
+    """A finished training: its history, the LR it used, its wall time and its scores
+    on the test loader (empty without one)."""
+
+    kind: str
+    history: Any
+    lr: float
+    wall_time: float
+    test: dict[str, float]
+
+    @property
+    def final(self) -> dict[str, Any]:
+        """The last epoch's losses and accuracy, and the test scores."""
+        last = self.history.records[-1] if self.history.records else {}
+        out = {k: last.get(k) for k in ("train_loss", "val_loss", "val_accuracy")}
+        out["test_loss"] = self.test.get("loss")
+        out["test_accuracy"] = self.test.get("accuracy")
+        return out
+
+    @property
+    def best(self) -> dict[str, Any]:
+        """The best validation accuracy and loss over the epochs."""
+        def finite(key: str) -> list[float]:
+            return [float(r[key]) for r in self.history.records
+                    if isinstance(r.get(key), float) and math.isfinite(r[key])]
+
+        accs, losses = finite("val_accuracy"), finite("val_loss")
+        return {"val_accuracy": max(accs) if accs else None,
+                "val_loss": min(losses) if losses else None}
+
+    @property
+    def diverged(self) -> str | None:
+        """The divergence guard's message when it stopped the run, else None."""
+        d = self.history.meta.get("diverged")
+        if not d:
+            return None
+        return str(d.get("message", "")) if isinstance(d, dict) else str(d)
+
+
+def _train(task: Task, kind: str, weight_decay: float | None, lr: float,
+           fit: Callable[[Any], Any], trainer_kw: Mapping[str, Any]) -> TrainedRun:
+    import copy
+
+    from .setters import set_weight_decay
+
+    model = copy.deepcopy(task.model)
+    opt = build_optimizer(task.make_optimizer, model)
+    if weight_decay is not None:
+        set_weight_decay(model, opt, weight_decay)
+    if hasattr(task.train_loader, "set_epoch"):
+        task.train_loader.set_epoch(0)
+    trainer = task.trainer(model, opt, **trainer_kw)
+    t0 = time.perf_counter()
+    hist = fit(trainer)
+    wall = time.perf_counter() - t0
+    test = trainer.evaluate(task.test_loader) if task.test_loader is not None else {}
+    return TrainedRun(kind, hist, lr, wall, test)
+
+
+def train_cycle(task: Task, plan: CyclePlan, **trainer_kw: Any) -> TrainedRun:
+    """Train a copy of the task's model with the 1cycle policy (``Trainer.fit_one_cycle``).
+
+    ``trainer_kw`` go to the :class:`~onecycle.train.Trainer` (``checkpoint_dir``, ...).
+    """
+    return _train(task, "1cycle", plan.weight_decay, plan.max_lr,
+                  lambda t: t.fit_one_cycle(plan.epochs, plan.max_lr, **plan.schedule),
+                  trainer_kw)
+
+
+def train_constant(task: Task, epochs: int, lr: float, weight_decay: float | None = None,
+                   **trainer_kw: Any) -> TrainedRun:
+    """Train a copy of the task's model at the constant ``lr`` (``Trainer.fit``), its
+    momentum as the optimizer has it: the baseline.
+
+    >>> import torch
+    >>> data = [(torch.randn(16, 4), torch.randint(0, 2, (16,))) for _ in range(2)]
+    >>> task = Task(torch.nn.Linear(4, 2), lambda m: torch.optim.SGD(m.parameters(), lr=0.1),
+    ...             torch.nn.functional.cross_entropy, data, progress=False)
+    >>> train_constant(task, 1, 0.01).lr
+    0.01
+    """
+    run = _train(task, "baseline", weight_decay, lr, lambda t: t.fit(epochs, lr=lr), trainer_kw)
+    return run
+
+
+def describe_cycle(plan: CyclePlan) -> str:
+    """One line for a log: the cycle's length, peak LR, momentum and weight decay.
+
+    >>> describe_cycle(CyclePlan(8, 0.0377, 0.0, {"momentum": (0.95, 0.85)}))
+    '8 epochs, max_lr 0.0377, momentum 0.95-0.85, weight decay 0'
+    """
+    mom = plan.schedule.get("momentum", "style default")
+    mom_txt = ("not cycled" if mom is None else
+               "-".join(f"{m:g}" for m in mom) if isinstance(mom, (tuple, list)) else str(mom))
+    wd = "as the optimizer has it" if plan.weight_decay is None else fmt_lr(plan.weight_decay)
+    return (f"{plan.epochs} epochs, max_lr {fmt_lr(plan.max_lr)}, momentum {mom_txt}, "
+            f"weight decay {wd}")
