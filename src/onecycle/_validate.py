@@ -49,6 +49,15 @@ def _kind(value: Any) -> str:
     return type(value).__name__
 
 
+def _in_bounds(name: str, value: Any, allowed: str) -> float:
+    """``value`` as a finite float; NaN and infinities get the range check's own message
+    (``"lr must be a finite number > 0, got nan"``), wrong kinds a ``TypeError``."""
+    try:
+        return real(name, value)
+    except ValueError:
+        raise ValueError(f"{name} must be {allowed}, got {value!r}") from None
+
+
 def real(name: str, value: Any, *, finite: bool = True) -> float:
     """``value`` as a float; NaN always refused, infinities unless ``finite=False``.
 
@@ -79,7 +88,7 @@ def positive(name: str, value: Any) -> float:
     >>> positive("div", 25)
     25.0
     """
-    v = real(name, value)
+    v = _in_bounds(name, value, "a finite number > 0")
     if not v > 0:
         raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
     return v
@@ -91,7 +100,7 @@ def nonnegative(name: str, value: Any) -> float:
     >>> nonnegative("weight_decay", 0)
     0.0
     """
-    v = real(name, value)
+    v = _in_bounds(name, value, "a finite number >= 0")
     if v < 0:
         raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
     return v
@@ -106,11 +115,11 @@ def in_range(
     >>> in_range("pct_start", 0.3, 0, 1, low_open=True, high_open=True)
     0.3
     """
-    v = real(name, value)
+    span = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+    v = _in_bounds(name, value, f"in {span}")
     ok_low = v > low if low_open else v >= low
     ok_high = v < high if high_open else v <= high
     if not (ok_low and ok_high):
-        span = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
         raise ValueError(f"{name} must be in {span}, got {value!r}")
     return v
 
@@ -121,22 +130,22 @@ def integer(name: str, value: Any, least: int | None = 0, most: int | None = Non
     >>> integer("epochs", 3, least=1), integer("epochs", 3.0, least=1)
     (3, 3)
     """
-    if isinstance(value, (bool, str, bytes)) or value is None:
-        raise TypeError(f"{name} must be an integer, got {value!r} ({_kind(value)})")
-    if isinstance(value, numbers.Integral):
+    if least is None and most is None:
+        allowed = ""
+    elif most is None:
+        allowed = f" >= {least}"
+    elif least is None:
+        allowed = f" <= {most}"
+    else:
+        allowed = f" in [{least}, {most}]"
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
         v = int(value)
     elif isinstance(value, float) and value.is_integer():
         v = int(value)
-    else:
-        raise TypeError(f"{name} must be an integer, got {value!r} ({_kind(value)})")
+    else:  # bool, str, None, 2.5, NaN: the message says what is allowed all the same
+        raise TypeError(f"{name} must be an integer{allowed}, got {value!r} ({_kind(value)})")
     if (least is not None and v < least) or (most is not None and v > most):
-        if most is None:
-            allowed = f">= {least}"
-        elif least is None:
-            allowed = f"<= {most}"
-        else:
-            allowed = f"in [{least}, {most}]"
-        raise ValueError(f"{name} must be an integer {allowed}, got {value!r}")
+        raise ValueError(f"{name} must be an integer{allowed}, got {value!r}")
     return v
 
 
@@ -178,7 +187,10 @@ def momentum_cycle(name: str, value: Any) -> tuple[float, ...]:
         raise ValueError(
             f"{name} must be a (high, low) pair or a (start, low, end) triple, got {value!r}"
         )
-    out = tuple(momentum(f"{name} entry", v) for v in vals)
+    try:
+        out = tuple(momentum(f"{name} entry", v) for v in vals)
+    except ValueError:  # name the whole cycle: "(1.0, 0.85)" says more than "1.0"
+        raise ValueError(f"{name} values must be in [0, 1), got {value!r}") from None
     if len(out) == 2 and out[1] > out[0]:
         raise ValueError(
             f"{name} must be (high, low) with low <= high (momentum falls while the LR "

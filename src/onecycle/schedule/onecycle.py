@@ -147,6 +147,20 @@ class OneCycleSchedule(Schedule):
             formula, args = "max_lr / final_div", f"{self.max_lr!r} / {self.final_div!r}"
         _checked_lr("final", self.final_lr, formula, "final_div", args)
 
+    def _check_precision(self, phase: str, end: str, curve: Curve) -> None:
+        """A curve between LRs many orders of magnitude apart loses its end value in float
+        arithmetic ((end - start) * 1 + start is 0 when start / end > 2**53): refuse such
+        a cycle, naming the divisor that made it."""
+        v = curve(1.0)
+        if math.isfinite(v) and v > 0 and abs(v - curve.end) <= 1e-3 * curve.end:
+            return
+        culprit = "final_div" if end == "final" else "div"
+        raise ValueError(
+            f"{culprit}={getattr(self, culprit)!r} spans too many orders of magnitude for "
+            f"float arithmetic: the {phase} phase should end at an LR of {curve.end!r} but "
+            f"comes out {v!r}; choose a less extreme {culprit}"
+        )
+
     def _build(self) -> None:
         """The generic builder: the style's phase table -> LR and momentum curves."""
         st = STYLE_TABLE[self.style]
@@ -156,8 +170,10 @@ class OneCycleSchedule(Schedule):
         kind = st.curves[self.anneal]
         lrs = {"initial": self.initial_lr, "max": self.max_lr, "final": self.final_lr}
         rules = {"strict": st.strict, "boundary": st.boundary}
-        lr = Piecewise([Curve(kind, lrs[ph.lr[0]], lrs[ph.lr[1]]) for ph in phases], knots,
-                       **rules)
+        curves = [Curve(kind, lrs[ph.lr[0]], lrs[ph.lr[1]]) for ph in phases]
+        for ph, c in zip(phases, curves):
+            self._check_precision(ph.name, ph.lr[1], c)
+        lr = Piecewise(curves, knots, **rules)
         mom = None
         if self.momentum_spec is not None:
             m = self.momentum_spec
