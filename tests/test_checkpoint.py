@@ -161,9 +161,12 @@ def test_digest_covers_values_shapes_and_dtypes(tmp_path):
         assert _digest(changed) != d
     bf = {"h": torch.ones(3, dtype=torch.bfloat16), "s": torch.tensor(2.0)}  # 0-d, bf16
     assert load_checkpoint(save_checkpoint(tmp_path / "bf.pt", bf))["h"].dtype == torch.bfloat16
-    # a file written by something else (no digest) loads as before
+    # a file written by something else (no digest) is refused: nothing could tell a
+    # damaged one from a good one; it loads with an explicit opt-in
     torch.save({"w": torch.ones(2)}, tmp_path / "plain.pt")
-    assert set(load_checkpoint(tmp_path / "plain.pt")) == {"w"}
+    with pytest.raises(CheckpointError, match=r"plain\.pt has no onecycle SHA-256 digest"):
+        load_checkpoint(tmp_path / "plain.pt")
+    assert set(load_checkpoint(tmp_path / "plain.pt", verify=False)) == {"w"}
     with pytest.raises(ValueError, match="reserved"):
         save_checkpoint(tmp_path / "r.pt", {CHECKSUM_KEY: "x"})
 
@@ -222,8 +225,10 @@ def test_resume_after_crash_is_bit_identical(tmp_path, reference, kind, crash_at
 
 
 def test_resume_with_max_lr_from_range_test_does_not_rerun_it(tmp_path, monkeypatch):
-    class FakeResult:
-        def suggest(self):
+    class FakeResult:  # what choose_max_lr reads of an LRFinderResult
+        config: dict = {}
+
+        def suggest(self, method=None):
             from onecycle.finder import Suggestion
 
             return Suggestion(0.5, 0.2, 0.8, "auto", 0.9, "fake")

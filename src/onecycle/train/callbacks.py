@@ -18,8 +18,10 @@ that raises :class:`StopTraining` must decide the same way on all ranks (the los
 and metrics it is given are already all-reduced, so the built-ins do).
 
 Inside hooks: ``trainer.fit_history`` is the live history of the current fit,
-``trainer.step`` the number of iterations done in it, ``trainer.model`` the (unwrapped)
-model, ``trainer.optimizer``, ``trainer.scheduler`` and ``trainer.is_main`` (rank 0).
+``trainer.step`` the number of optimizer steps done in it, ``trainer.epoch_in_fit`` and
+``trainer.batch_in_epoch`` the position, ``trainer.resuming`` (True in ``on_fit_start``
+of a fit continued from a checkpoint), ``trainer.model`` the (unwrapped) model,
+``trainer.optimizer``, ``trainer.scheduler`` and ``trainer.is_main`` (rank 0).
 
 Example:
     >>> class PrintEpoch(Callback):
@@ -32,11 +34,14 @@ from __future__ import annotations
 import copy
 import math
 import os
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
+
+from .. import _validate as check
+from .._format import fmt_num
+from ..progress import Progress
 
 if TYPE_CHECKING:  # pragma: no cover
     from .trainer import Trainer
@@ -133,67 +138,68 @@ def overridden_hooks(cb: Callback, name: str) -> bool:
 
 # --------------------------------------------------------------------------- progress
 
+#: how each kind of fit is named on progress lines
+_FIT_NAMES = {"one_cycle": "fit_one_cycle", "constant": "fit", "tail": "fit_tail"}
 
-def progress_default() -> bool:
-    """Progress bars are on by default only on an interactive terminal outside CI."""
-    try:
-        tty = sys.stderr.isatty()
-    except (AttributeError, ValueError):
-        tty = False
-    return tty and "CI" not in os.environ
+
+def epoch_summary(record: dict[str, Any]) -> str:
+    """An epoch record as one short line: losses and validation metrics.
+
+    >>> epoch_summary({"epoch": 0, "train_loss": 0.51234, "val_loss": 0.4, "lr": 0.1})
+    'train_loss 0.5123, val_loss 0.4'
+    """
+    parts = [f"{k} {fmt_num(v)}" for k, v in record.items()
+             if (k == "train_loss" or k.startswith("val_")) and isinstance(v, (int, float))]
+    return ", ".join(parts)
 
 
 class ProgressBar(Callback):
-    """A tqdm progress bar per epoch with loss and lr (rank 0 only).
+    """The fit's progress, through :class:`onecycle.progress.Progress` (rank 0 only): a
+    bar on a terminal, bounded lines in a log, one note line per epoch with its results.
 
-    >>> bar = ProgressBar(refresh_every=20)
+    ``progress`` has the meaning of every ``progress=`` argument (``"bar"`` by default
+    here: you asked for a bar; the trainer adds one with its own ``progress=``).
+    ``refresh_every`` steps between updates of the loss and lr shown. ``leave`` is
+    accepted for compatibility: the bar is removed when the fit ends and the epoch
+    lines stay.
+
+    >>> bar = ProgressBar(refresh_every=20, progress="lines")
     """
 
-    def __init__(self, refresh_every: int = 10, leave: bool = True, file: Any = None):
-        self.refresh_every = max(1, int(refresh_every))
+    def __init__(self, refresh_every: int = 10, leave: bool = True, file: Any = None, *,
+                 progress: Any = "bar"):
+        self.refresh_every = check.integer("refresh_every", refresh_every, least=1)
         self.leave = leave
         self.file = file
-        self._bar: Any = None
+        self.progress = progress
+        self._report: Progress | None = None
 
-    def on_epoch_start(self, trainer: Trainer, epoch: int) -> None:
+    def on_fit_start(self, trainer: Trainer) -> None:
         if not trainer.is_main:
             return
-        from tqdm.auto import tqdm
-
-        total = trainer.steps_per_epoch
-        self._bar = tqdm(
-            total=total,
-            initial=trainer._batch_in_epoch,
-            desc=f"epoch {epoch + 1}/{trainer.fit_epochs}",
-            leave=self.leave,
-            file=self.file if self.file is not None else sys.stderr,
-            dynamic_ncols=True,
-        )
+        kind = trainer.fit_history.fits[0].get("kind", "")
+        self._report = Progress(trainer.fit_epochs * trainer.steps_per_epoch,
+                                _FIT_NAMES.get(kind, "fit"), progress=self.progress,
+                                file=self.file, initial=trainer.step)
 
     def on_batch_end(self, trainer: Trainer, step: int, loss: float) -> None:
-        bar = self._bar
-        if bar is None:
+        report = self._report
+        if report is None:
             return
-        bar.update(1)
         if step % self.refresh_every == 0:
-            h = trainer.fit_history
-            bar.set_postfix(loss=f"{loss:.4g}", lr=f"{h.lr[-1]:.3g}", refresh=False)
+            report.update(1, loss=loss, lr=trainer.fit_history.lr[-1])
+        else:
+            report.update(1)
 
     def on_epoch_end(self, trainer: Trainer, epoch: int, record: dict[str, Any]) -> None:
-        bar = self._bar
-        if bar is None:
-            return
-        post = {k: f"{v:.4g}" for k, v in record.items()
-                if k in ("train_loss", "val_loss") or k.startswith("val_")
-                if isinstance(v, float)}
-        bar.set_postfix(post, refresh=True)
-        bar.close()
-        self._bar = None
+        if self._report is not None:
+            self._report.note(f"epoch {epoch + 1}/{trainer.fit_epochs}: "
+                              f"{epoch_summary(record)}")
 
     def on_fit_end(self, trainer: Trainer) -> None:
-        if self._bar is not None:
-            self._bar.close()
-            self._bar = None
+        if self._report is not None:
+            self._report.close()
+            self._report = None
 
 
 # --------------------------------------------------------------------------- divergence
@@ -212,16 +218,26 @@ class DivergenceGuard(Callback):
     above ``factor x max(best, floor)``: ``best`` is the best smoothed loss of this fit
     and ``floor = rel_floor x`` the mean of the first 10 losses of the trainer's
     cumulative history (the untrained loss, kept across fits and in checkpoints), so
-    that noise on a near-zero loss late in training is not mistaken for divergence. During the first ``warmup`` iterations of
-    a fit, while ``best`` is still noisy, the factor is ``factor**2``. Good weights (model and optimizer state) are snapshotted in CPU memory at fit
-    start, at every epoch end and, with ``snapshot_every=N``, every N iterations.
+    that noise on a near-zero loss late in training is not mistaken for divergence.
+    Losses above ``factor**2 x`` the very first one are left out of that mean: the first
+    loss is computed before any update, so it is always a sane one, and a run that
+    blows up within its first steps must not raise its own floor. During the first
+    ``warmup`` iterations of a fit, while ``best`` is still noisy, the factor is
+    ``factor**2``.
 
-    On divergence the snapshot is restored, ``history.meta["diverged"]`` records
-    ``step``, ``lr``, ``loss``, ``restored_step``, ``suggested_max_lr`` and a
-    ``message`` such as ``"loss became nan at step 37 (lr=3.2); weights restored to
-    step 30; try max_lr <= 1.1"``, and the fit stops. ``action="warn"`` (default):
-    the fit returns its history and a :class:`DivergenceWarning` is emitted;
-    ``action="raise"``: :class:`TrainingDiverged` is raised after the clean stop.
+    Good weights (model and optimizer state) are snapshotted in CPU memory at fit start,
+    at every epoch end and, with ``snapshot_every=N``, every N iterations -- but only
+    while the loss looks healthy (the epoch's mean loss, or the step's loss, within
+    ``factor x max(best, floor)``), so a blow-up that has not yet crossed the threshold
+    is never kept as "good".
+
+    On divergence the snapshot is restored, ``history.meta["diverged"]`` (also
+    ``history.diverged``) records ``step``, ``lr``, ``loss``, ``restored_step``,
+    ``suggested_max_lr`` and a ``message`` such as ``"loss became nan at step 37
+    (lr=3.2); weights restored to step 30; try max_lr <= 1.1"``, and the fit stops.
+    ``action="warn"`` (default): the fit returns its history and a
+    :class:`DivergenceWarning` is emitted; ``action="raise"``: :class:`TrainingDiverged`
+    is raised after the clean stop.
 
     The trainer adds one by default (``Trainer(divergence_guard=False)`` disables it).
 
@@ -238,24 +254,18 @@ class DivergenceGuard(Callback):
         snapshot_every: int | None = None,
         action: str = "warn",
     ):
+        factor = check.real("factor", factor)
         if not factor > 1:
             raise ValueError(f"factor must be > 1, got {factor!r}")
-        if not 0 <= beta < 1:
-            raise ValueError(f"beta must be in [0, 1), got {beta!r}")
-        if snapshot_every is not None and int(snapshot_every) < 1:
-            raise ValueError(f"snapshot_every must be >= 1 or None, got {snapshot_every!r}")
-        if action not in ("warn", "raise"):
-            raise ValueError(f"action must be 'warn' or 'raise', got {action!r}")
-        self.factor = float(factor)
-        self.beta = float(beta)
-        self.warmup = int(warmup)
-        if not 0 <= rel_floor < 1:
-            raise ValueError(f"rel_floor must be in [0, 1), got {rel_floor!r}")
-        self.rel_floor = float(rel_floor)
+        self.factor = factor
+        self.beta = check.in_range("beta", beta, 0.0, 1.0, high_open=True)
+        self.warmup = check.integer("warmup", warmup, least=0)
+        self.rel_floor = check.in_range("rel_floor", rel_floor, 0.0, 1.0, high_open=True)
+        self.snapshot_every = (None if snapshot_every is None
+                               else check.integer("snapshot_every", snapshot_every, least=1))
+        self.action = check.choice("action", action, ("warn", "raise"))
         self._floor = 0.0
         self._floor_n = 0
-        self.snapshot_every = None if snapshot_every is None else int(snapshot_every)
-        self.action = action
         self._reset()
         self._snapshot: dict[str, Any] | None = None
         self._snapshot_step = 0
@@ -290,12 +300,21 @@ class DivergenceGuard(Callback):
         src = trainer.history.loss[:10]
         if len(src) < 10 and trainer.fit_history is not None:
             src = src + trainer.fit_history.loss[: 10 - len(src)]
-        vals = [v for v in src if math.isfinite(v)]
         self._floor_n = len(src)
+        first = next((v for v in src if math.isfinite(v)), None)
+        if first is None:
+            self._floor = 0.0
+            return
+        cap = self.factor * self.factor * abs(first)
+        vals = [v for v in src if math.isfinite(v) and v <= cap]
         self._floor = self.rel_floor * sum(vals) / len(vals) if vals else 0.0
 
+    def _limit(self, factor: float) -> float:
+        """The smoothed loss above which the run counts as diverged."""
+        return factor * (self._best if self._best > self._floor else self._floor)
+
     def on_fit_start(self, trainer: Trainer) -> None:
-        if not trainer._resuming:
+        if not trainer.resuming:
             self._reset()
         self._update_floor(trainer)
         self._take_snapshot(trainer)
@@ -304,7 +323,8 @@ class DivergenceGuard(Callback):
         self._snapshot = None  # free memory
 
     def on_epoch_end(self, trainer: Trainer, epoch: int, record: dict[str, Any]) -> None:
-        if math.isfinite(record.get("train_loss", math.nan)):
+        loss = record.get("train_loss", math.nan)
+        if math.isfinite(loss) and loss <= self._limit(self.factor):
             self._take_snapshot(trainer)
 
     def on_batch_end(self, trainer: Trainer, step: int, loss: float) -> None:
@@ -317,16 +337,17 @@ class DivergenceGuard(Callback):
             self._update_floor(trainer)
         # during warm-up the best value is still noisy: only a much larger jump counts
         factor = self.factor if self._n > self.warmup else self.factor * self.factor
-        ref = self._best if self._best > self._floor else self._floor
-        if smooth > factor * ref:
+        limit = self._limit(factor)
+        if smooth > limit:
             self._diverged(
                 trainer, step, loss,
                 f"smoothed loss {smooth:.4g} exceeded {factor:g} x its best "
-                f"({ref:.4g})",
+                f"({limit / factor:.4g})",
             )
         if smooth < self._best:
             self._best = smooth
-        if self.snapshot_every is not None and (step + 1) % self.snapshot_every == 0:
+        if (self.snapshot_every is not None and (step + 1) % self.snapshot_every == 0
+                and loss <= self._limit(self.factor)):
             self._take_snapshot(trainer)
 
     def _diverged(self, trainer: Trainer, step: int, loss: float, what: str) -> None:
@@ -342,7 +363,7 @@ class DivergenceGuard(Callback):
         )
         info = {
             "step": int(step),
-            "epoch": int(trainer._epoch_in_fit),
+            "epoch": int(trainer.epoch_in_fit),
             "lr": float(lr),
             "loss": float(loss),
             "restored_step": int(restored),
@@ -389,16 +410,13 @@ class EarlyStopping(Callback):
         min_delta: float = 0.0,
         restore_best: bool = False,
     ):
-        if int(patience) < 0:
-            raise ValueError(f"patience must be >= 0, got {patience!r}")
-        if mode not in ("auto", "min", "max"):
-            raise ValueError(f"mode must be 'auto', 'min' or 'max', got {mode!r}")
-        from .history import _higher_is_better
+        from .history import higher_is_better
 
+        self.patience = check.integer("patience", patience, least=0)
+        mode = check.choice("mode", mode, ("auto", "min", "max"))
         self.monitor = monitor
-        self.patience = int(patience)
-        self.mode = ("max" if _higher_is_better(monitor) else "min") if mode == "auto" else mode
-        self.min_delta = abs(float(min_delta))
+        self.mode = ("max" if higher_is_better(monitor) else "min") if mode == "auto" else mode
+        self.min_delta = abs(check.real("min_delta", min_delta))
         self.restore_best = restore_best
         self.best: float | None = None
         self.best_epoch: int | None = None
@@ -414,7 +432,7 @@ class EarlyStopping(Callback):
         self.wait = int(state.get("wait", 0))
 
     def on_fit_start(self, trainer: Trainer) -> None:
-        if not trainer._resuming:
+        if not trainer.resuming:
             self.best, self.best_epoch, self.wait = None, None, 0
             self._best_weights = None
 
@@ -470,10 +488,8 @@ class Checkpoint(Callback):
         at_epoch_end: bool = True,
         filename: str = "last.pt",
     ):
-        if every is not None and int(every) < 1:
-            raise ValueError(f"every must be >= 1 or None, got {every!r}")
         self.directory = Path(directory)
-        self.every = None if every is None else int(every)
+        self.every = None if every is None else check.integer("every", every, least=1)
         self.at_epoch_end = at_epoch_end
         self.filename = filename
 

@@ -2,14 +2,15 @@
 
 A checkpoint is a plain dictionary of tensors, numbers, strings, lists and dicts,
 written with :func:`torch.save` and read back with ``torch.load(weights_only=True)``,
-so loading one never runs code from the file. Files are written atomically: the data
-goes to a temporary file in the same directory, is flushed and ``fsync``-ed, and then
-replaces the target with :func:`os.replace` (the directory entry is ``fsync``-ed too).
-A crash or ``kill -9`` at any moment leaves either the old checkpoint or the new one,
-never a torn file. Every checkpoint carries a SHA-256 digest of its contents (tensor
-bytes, dtypes, shapes, keys and plain values) under ``CHECKSUM_KEY``; loading verifies
-it, so a flipped bit in tensor data is refused instead of silently loaded (files
-without a digest, from older versions or other tools, load as before).
+so loading one never runs code from the file. Files are written atomically by
+:func:`onecycle._io.atomic_write` (a temporary file in the same directory, flushed,
+``fsync``-ed and renamed over the target): a crash or ``kill -9`` at any moment leaves
+either the old checkpoint or the new one, never a torn file. Every checkpoint carries a
+SHA-256 digest of its contents (tensor bytes, dtypes, shapes, keys and plain values)
+under ``CHECKSUM_KEY``; loading verifies it, so a flipped bit in tensor data is refused
+instead of silently loaded. A file without a valid digest (written by another tool, or
+with the digest's own key damaged) is refused too, unless the caller opts in with
+``load_checkpoint(path, verify=False)``.
 
 Example:
     >>> import tempfile, os, torch
@@ -27,13 +28,14 @@ import io
 import os
 import pickle
 import random
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
 import torch
+
+from .. import _io
 
 __all__ = [
     "CheckpointError",
@@ -66,25 +68,9 @@ class CheckpointNotFoundError(CheckpointError, FileNotFoundError):
     """
 
 
-def _fsync_dir(directory: Path) -> None:
-    # Make the rename itself durable. Not possible on every platform/filesystem.
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def atomic_write(path: str | os.PathLike[str], write: Callable[[IO[bytes]], None]) -> Path:
-    """Write a file atomically: ``write(f)`` fills a temporary file that replaces ``path``.
-
-    On any failure the temporary file is removed, ``path`` keeps its previous content,
-    and a :class:`CheckpointError` naming the file is raised.
+def atomic_write(path: str | os.PathLike[str], write: Callable[[IO[bytes]], Any]) -> Path:
+    """:func:`onecycle._io.atomic_write`, failing with a :class:`CheckpointError` that
+    names the file and the cause (the ``OSError`` stays attached as ``__cause__``).
 
     >>> import tempfile, os
     >>> p = os.path.join(tempfile.mkdtemp(), "x.txt")
@@ -92,43 +78,14 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[IO[bytes]], None
     >>> open(p, "rb").read()
     b'hello'
     """
-    path = Path(path)
-    directory = path.parent
     try:
-        directory.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
+        return _io.atomic_write(path, write)
+    except _io.WriteError as err:
+        cause = err.__cause__ if err.__cause__ is not None else err
         raise CheckpointError(
-            f"could not write {path}: {type(exc).__name__}: {exc}; "
+            f"could not write {Path(path)}: {type(cause).__name__}: {cause}; "
             "the previous file at that path (if any) is unchanged"
-        ) from exc
-    try:
-        mode = path.stat().st_mode & 0o777  # keep the permissions of the file we replace
-    except OSError:
-        mode = 0o644
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        try:
-            os.chmod(tmp, mode)
-        except OSError:
-            pass
-        os.replace(tmp, path)
-    except BaseException as exc:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        if isinstance(exc, Exception):
-            raise CheckpointError(
-                f"could not write {path}: {type(exc).__name__}: {exc}; "
-                "the previous file at that path (if any) is unchanged"
-            ) from exc
-        raise
-    _fsync_dir(directory)
-    return path
+        ) from cause
 
 
 def _tensor_bytes(t: torch.Tensor) -> memoryview | bytes:
@@ -188,7 +145,8 @@ def save_checkpoint(path: str | os.PathLike[str], payload: dict[str, Any]) -> Pa
 
 
 def load_checkpoint(
-    path: str | os.PathLike[str], map_location: str | torch.device | None = "cpu"
+    path: str | os.PathLike[str], map_location: str | torch.device | None = "cpu", *,
+    verify: bool = True,
 ) -> dict[str, Any]:
     """Load a checkpoint written by :func:`save_checkpoint`, refusing unsafe pickles.
 
@@ -197,6 +155,8 @@ def load_checkpoint(
     (nothing from it is executed). A missing file raises
     :class:`CheckpointNotFoundError`; a truncated or corrupt file, or one whose
     contents no longer match their SHA-256 digest, raises :class:`CheckpointError`.
+    So does a file without the digest, unless ``verify=False`` (for a weights-only
+    file written by another tool that you trust not to be damaged).
 
     >>> import tempfile, os
     >>> p = save_checkpoint(os.path.join(tempfile.mkdtemp(), "c.pt"), {"step": 3})
@@ -226,13 +186,20 @@ def load_checkpoint(
         ) from exc
     if not isinstance(obj, dict):
         raise CheckpointError(f"{path} holds a {type(obj).__name__}, expected a dict checkpoint")
-    if CHECKSUM_KEY in obj:
-        stored = obj.pop(CHECKSUM_KEY)
-        if not isinstance(stored, str) or stored != _digest(obj):
-            raise CheckpointError(
-                f"{path} is corrupt: its contents do not match the SHA-256 digest written "
-                "with it (a changed byte in the file); use an older checkpoint"
-            )
+    if CHECKSUM_KEY not in obj:
+        if not verify:
+            return obj
+        raise CheckpointError(
+            f"{path} has no onecycle SHA-256 digest (written by another tool, or the "
+            "digest's key was damaged), so it cannot be checked for corruption; pass "
+            "verify=False to load_checkpoint to load it anyway"
+        )
+    stored = obj.pop(CHECKSUM_KEY)
+    if not isinstance(stored, str) or stored != _digest(obj):
+        raise CheckpointError(
+            f"{path} is corrupt: its contents do not match the SHA-256 digest written "
+            "with it (a changed byte in the file); use an older checkpoint"
+        )
     return obj
 
 

@@ -29,45 +29,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-__all__ = ["History"]
+from .._plain import from_plain, to_plain
+
+__all__ = ["History", "higher_is_better"]
 
 _FORMAT = "onecycle-history"
 _VERSION = 1
-
-
-def _encode(obj: Any) -> Any:
-    """Make ``obj`` strict-JSON safe: non-finite floats become "nan"/"inf"/"-inf"."""
-    if isinstance(obj, float):
-        if math.isfinite(obj):
-            return obj
-        return "nan" if math.isnan(obj) else ("inf" if obj > 0 else "-inf")
-    if isinstance(obj, dict):
-        return {str(k): _encode(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_encode(v) for v in obj]
-    if obj is None or isinstance(obj, (bool, int, str)):
-        return obj
-    if hasattr(obj, "item") and callable(obj.item):  # numpy / torch scalars
-        try:
-            return _encode(obj.item())
-        except (TypeError, ValueError, RuntimeError):
-            pass
-    if hasattr(obj, "tolist"):
-        return _encode(obj.tolist())
-    return str(obj)
-
-
-_SPECIAL = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
-
-
-def _decode(obj: Any) -> Any:
-    if isinstance(obj, str):
-        return _SPECIAL.get(obj, obj)
-    if isinstance(obj, dict):
-        return {k: _decode(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_decode(v) for v in obj]
-    return obj
 
 
 class History:
@@ -77,7 +44,8 @@ class History:
         lr, momentum, loss: per-iteration lists (momentum entries are ``None`` when
             the optimizer has no momentum-like hyper-parameter).
         records: per-epoch dicts (also reachable as ``history[i]``).
-        meta: free-form dict (``"lr_find"``, ``"diverged"``, ``"stopped"``, ...).
+        meta: free-form dict (``"lr_find"``, ``"diverged"``, ``"stopped"``,
+            ``"skipped_steps"``, ``"replanned"``, ...).
         fits: one dict per fit call covered by this history (``kind``, ``epochs``,
             ``start_epoch``, ``start_iteration``, ``config``, ``meta``).
 
@@ -208,6 +176,18 @@ class History:
         """Number of epoch records."""
         return len(self.records)
 
+    @property
+    def diverged(self) -> dict[str, Any] | None:
+        """What the divergence guard recorded when it stopped a fit of this history
+        (``step``, ``lr``, ``loss``, ``restored_step``, ``message``, ...), else None.
+        A command line exits 1 when it is set.
+
+        >>> h = History(); h.diverged is None
+        True
+        """
+        info = self.meta.get("diverged")
+        return info if isinstance(info, dict) and info else None
+
     def column(self, key: str) -> list[Any]:
         """Values of ``key`` over the epoch records (``None`` where missing).
 
@@ -237,7 +217,7 @@ class History:
         if not rows:
             raise KeyError(f"no epoch record has a finite {key!r}; keys: {self.keys()}")
         if mode == "auto":
-            mode = "max" if _higher_is_better(key) else "min"
+            mode = "max" if higher_is_better(key) else "min"
         if mode not in ("min", "max"):
             raise ValueError(f"mode must be 'min', 'max' or 'auto', got {mode!r}")
         pick = max if mode == "max" else min
@@ -245,7 +225,8 @@ class History:
 
     # ------------------------------------------------------------------ I/O
     def to_dict(self, encode: bool = True) -> dict[str, Any]:
-        """A JSON-ready dict (non-finite floats encoded as "nan"/"inf"/"-inf").
+        """A JSON-ready dict (non-finite floats encoded as "nan"/"inf"/"-inf", by
+        :func:`onecycle._plain.to_plain`).
 
         >>> History.from_dict(History().to_dict()).iterations
         0
@@ -260,7 +241,7 @@ class History:
             "meta": copy.deepcopy(self.meta),
             "fits": copy.deepcopy(self.fits),
         }
-        return _encode(d) if encode else d
+        return to_plain(d, nan="nan") if encode else d
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> History:
@@ -275,7 +256,7 @@ class History:
                 f"history format version {data.get('version')} is newer than this "
                 f"onecycle understands ({_VERSION}); upgrade onecycle"
             )
-        data = _decode(copy.deepcopy(data))
+        data = from_plain(data)
         h = cls()
         h.lr = [float(v) for v in data.get("lr", [])]
         h.momentum = [None if v is None else float(v) for v in data.get("momentum", [])]
@@ -299,14 +280,15 @@ class History:
         >>> History.load(p).iterations
         0
         """
-        from .checkpoint import atomic_write
+        from .checkpoint import atomic_write  # names the file in a CheckpointError
 
         data = self.to_json(indent=1).encode("utf-8")
         return atomic_write(path, lambda f: f.write(data))
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> History:
-        """Read a history written by :meth:`save` (JSON only)."""
+        """Read a history written by :meth:`save` (JSON only; invalid or absurdly
+        nested JSON is a ``ValueError`` naming the file)."""
         from .._io import read_json_as
 
         return read_json_as(path, cls.from_dict, "a readable onecycle history")
@@ -322,6 +304,11 @@ class History:
         return plot_history(self, **kwargs)
 
 
-def _higher_is_better(key: str) -> bool:
+def higher_is_better(key: str) -> bool:
+    """Whether a larger value of an epoch-record key is better (accuracy-like names).
+
+    >>> higher_is_better("val_accuracy"), higher_is_better("val_loss")
+    (True, False)
+    """
     k = key.lower()
     return any(s in k for s in ("acc", "f1", "auc", "precision", "recall", "score", "iou"))
