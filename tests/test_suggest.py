@@ -516,3 +516,80 @@ def test_auto_pick_never_depends_on_what_follows_the_climb_back(recovered, seed,
     assert a.lr is not None and b.lr is not None
     assert a.lr == pytest.approx(b.lr, rel=1e-12)
     assert a.low == pytest.approx(b.low, rel=1e-12)
+
+
+# ----------------------------------------------------------------------------- recorded curves
+
+#: the raw losses of ``onecycle run``'s range test with the default configuration (the
+#: bundled digits, 1e-5 -> 10 over 100 iterations, stopped as diverged after 94): its
+#: ``auto`` pick is the max_lr that run trains with, and must not move
+DIGITS_RUN_LOSSES = [
+    2.5424323081970215, 2.5793356895446777, 2.5816452503204346, 2.6685006618499756,
+    2.452653408050537, 2.591432571411133, 2.6377017498016357, 2.712200164794922,
+    2.4993882179260254, 2.474496603012085, 2.5340828895568848, 2.4507548809051514,
+    2.5070886611938477, 2.4733707904815674, 2.546550750732422, 2.45725679397583,
+    2.4915518760681152, 2.475470781326294, 2.4761202335357666, 2.446791887283325,
+    2.276301145553589, 2.348470449447632, 2.326655387878418, 2.17468523979187,
+    2.1681787967681885, 2.1058547496795654, 2.0849063396453857, 1.9238107204437256,
+    1.9690278768539429, 1.8703974485397339, 1.7326033115386963, 1.6770910024642944,
+    1.5527961254119873, 1.4764916896820068, 1.5060080289840698, 1.2871942520141602,
+    1.24156653881073, 1.1361618041992188, 0.9792938232421875, 1.0203732252120972,
+    0.9489160776138306, 0.8376956582069397, 0.9145612120628357, 0.6165785789489746,
+    0.6635358333587646, 0.5672040581703186, 0.4567256569862366, 0.39961832761764526,
+    0.3435227870941162, 0.2477034479379654, 0.2754051387310028, 0.22529534995555878,
+    0.15822912752628326, 0.23897776007652283, 0.2791237533092499, 0.1328098475933075,
+    0.18166452646255493, 0.11839243024587631, 0.17671382427215576, 0.12402108311653137,
+    0.08730485290288925, 0.04233362525701523, 0.2862212359905243, 0.2234354019165039,
+    0.13970229029655457, 0.144801065325737, 0.18621785938739777, 0.2903100848197937,
+    0.10874753445386887, 0.24655859172344208, 0.6561259031295776, 0.28784599900245667,
+    0.33038902282714844, 0.936678409576416, 0.32705673575401306, 0.8496420383453369,
+    0.7774481177330017, 1.4425150156021118, 1.658724308013916, 1.1359450817108154,
+    0.778147280216217, 3.802480697631836, 0.6511033177375793, 3.170088052749634,
+    1.7216615676879883, 4.175107955932617, 9.952314376831055, 3.400092124938965,
+    8.00832748413086, 15.208125114440918, 25.719987869262695, 18.006351470947266,
+    47.34358596801758, 131.612548828125,
+]
+
+
+def test_auto_on_the_recorded_digits_run_is_pinned() -> None:
+    from onecycle.finder import lr_grid
+
+    lrs = lr_grid(1e-5, 10.0, 100)[: len(DIGITS_RUN_LOSSES)]
+    s = auto(lrs, DIGITS_RUN_LOSSES)
+    assert f"{s.lr:.4g}" == "0.03765" and s.method == "auto"
+    assert s.low <= s.lr <= s.high
+
+
+# ----------------------------------------------------------------------------- argument checks
+
+
+def test_steep_refuses_margin_zero() -> None:
+    """margin=0 was silently treated as 1; the first point's slope is one-sided."""
+    lrs = np.geomspace(1e-4, 1, 50)
+    y = 1 - np.tanh(np.log10(lrs) + 2)
+    with pytest.raises(ValueError, match="margin must be an integer >= 1, got 0"):
+        steep(lrs, y, margin=0)
+    with pytest.raises(ValueError, match="margin"):
+        steep(lrs, y, margin=-2)
+    with pytest.raises(TypeError, match="margin"):
+        steep(lrs, y, margin=2.5)
+    assert steep(lrs, y, margin=1).lr == steep(lrs, y, margin=1.0).lr
+
+
+@pytest.mark.parametrize(
+    "method, options, exc, match",
+    [
+        ("auto", {"min_points": 2}, ValueError, "min_points must be an integer >= 3"),
+        ("auto", {"divide": True}, TypeError, "divide must be a real number"),
+        ("auto", {"divide": 0.5}, ValueError, "divide must be a finite number >= 1"),
+        ("auto", {"sigma": "2"}, TypeError, "sigma must be a real number"),
+        ("auto", {"sigma": 0}, ValueError, "sigma must be a finite number > 0"),
+        ("minimum", {"divide": "10"}, TypeError, "divide must be a real number"),
+        ("valley", {"position": 1.5}, ValueError, r"position must be in \[0, 1\]"),
+        ("slide", {"window": 0}, ValueError, "window must be an integer >= 1"),
+        ("slide", {"window": 2.5}, TypeError, "window must be an integer"),
+    ],
+)
+def test_method_options_are_checked(method, options, exc, match) -> None:
+    with pytest.raises(exc, match=match):
+        suggest(LRS, clean_valley(), method, **options)

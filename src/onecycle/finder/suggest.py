@@ -18,36 +18,38 @@ Methods (``SUGGESTERS``):
 
 ``auto`` (default)
     Our own, Smith's rule made robust: the peak LR of a 1cycle is the largest LR at
-    which the loss still improves, i.e. the LR of the smoothed loss minimum. Two things
-    make that reliable. (1) The curve is first cut at its divergence tail
-    (:func:`tail_cut`: the first point after the minimum whose raw loss is back above
-    the starting level), because the finder records a few exploding points past the
-    blow-up and a smoother would spread them over the valley and drag the minimum half
-    a decade to the left. (2) The minimum is read off a zero-phase smoother, not a
-    lagging EMA; it is the first minimum the smoothed loss rises clearly above
-    (``FIRST_RISE_SE`` standard errors) after a real descent, not a later, lower dip. ``low`` is the steepest-descent LR (the cautious end of the range) and
-    ``high`` the LR where the cut curve ends (where the loss climbs back: stay below
-    it). The pick is the minimum itself, unless the cliff after it is sharp: when the
-    loss is back above its starting level within ``CLIFF_GAP`` (1.5) x the minimum's
-    LR, the pick steps back by ``CLIFF_GAP / gap`` (at most 1.5x), because the minimum
-    then marks the edge of stability; ``divide`` > 1 adds a further margin. B4 trained
-    the picks for real in five settings (LeNet and an MLP on MNIST and on
-    Fashion-MNIST, a small MLP with dropout on digits; 5 seeds each): a fixed 1.5 margin
-    raised the regret on every MLP (1cycle's warm-up tolerates the minimum, and MLPs'
-    best LR even lies 1.5-3x beyond it), while the pure minimum cost LeNet on
-    Fashion-MNIST 0.9 points (2 failures in 5) against 0.5 with the margin: LeNet's
-    curves fall right up to a cliff, MLPs' rise gently. Fast sweeps (fewer than
-    ``COARSE_PPD`` points per decade) put the minimum at too high an LR (on digits, 50
-    iterations over 6 decades found it 1.3-1.7x higher than 100 did), so they get a
-    note and a lower confidence. The noise is estimated
-    from the residuals of the raw vs smoothed loss (robust MAD), giving the standard
-    error ``se`` of the smoothed curve; a descent below ``10 se`` counts as flat, and
-    ``confidence = 1 - exp(-(descent / se - 10) / 20)``; it is cut when the loss was
-    still falling at the end of an uncut sweep (the minimum may lie beyond ``end_lr``)
-    or when the descent covers only a few points. No suggestion for sweeps shorter than
-    10 points, flat curves (total descent within the noise) and curves that rise from
-    the start (diverged at once). The numbers, including where this rule loses, are in
-    benchmarks/RESULTS.md (B4 and "B4 across settings").
+    which the loss still improves, i.e. the LR of the smoothed loss minimum. It reads,
+    in steps (each a function below :func:`auto`):
+
+    1. *is there a usable descent?* The noise is estimated from the residuals of the
+       raw vs smoothed loss (robust MAD), giving the standard error ``se`` of the
+       smoothed curve; a total descent below ``FLAT_SE`` (10) ``se`` is a flat curve,
+       and a curve that only rises from the start diverged at once: no suggestion
+       (nor for sweeps shorter than 10 points).
+    2. *cut the divergence tail* (:func:`tail_cut`: from the first point after the
+       minimum whose raw loss is back above the starting level): the finder records a
+       few exploding points past the blow-up, and a smoother would spread them over
+       the valley and drag the minimum half a decade to the left.
+    3. *the first minimum*: read off a zero-phase smoother, not a lagging EMA, it is the
+       first minimum the smoothed loss rises clearly above (``FIRST_RISE_SE`` standard
+       errors) after a real descent, not a later, lower dip.
+    4. *the pick and its range*: the minimum itself, unless the cliff after it is
+       sharp: when the loss is back above its starting level within ``CLIFF_GAP`` (1.5)
+       x the minimum's LR, the pick steps back by ``CLIFF_GAP / gap`` (at most 1.5x),
+       because the minimum then marks the edge of stability; ``divide`` > 1 adds a
+       further margin. ``low`` is the steepest-descent LR (the cautious end of the
+       range), ``high`` the LR where the cut curve ends (where the loss climbs back:
+       stay below it).
+    5. *confidence* ``= 1 - exp(-(descent / se - 10) / 20)``, cut when the loss was
+       still falling at the end of an uncut sweep (the minimum may lie beyond
+       ``end_lr``), when the descent covers only a few points, and for fast sweeps
+       (fewer than ``COARSE_PPD`` points per decade put the minimum at too high an LR),
+       each with a note in the ``reason``;
+    6. a note when the loss recovered from the climb-back that ended the curve
+       (:func:`spike_recovery`).
+
+    Why this shape, measured on real training runs, and where it loses: see
+    docs/finder.md ("Why auto is shaped this way").
 ``valley``
     The idea of fastai's ``valley``: the longest descending stretch of the (smoothed)
     curve, as a longest strictly decreasing subsequence, and the point two thirds of the
@@ -76,10 +78,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
+
+from .. import _validate as check
 
 __all__ = [
     "Suggestion",
@@ -107,14 +111,13 @@ __all__ = [
 AUTO_MIN_POINTS = 10
 #: fewer usable points than this and the simple methods give no suggestion
 BASIC_MIN_POINTS = 3
-#: ``auto``: the pick is the smoothed-minimum LR divided by this (1: no margin; see B4
-#: in benchmarks/RESULTS.md for the measurements: a 1.5 margin cost regret in 3 of 4
-#: settings)
+#: ``auto``: the pick is the smoothed-minimum LR divided by this (1: no margin; a fixed
+#: margin cost more than it saved when the picks were trained, see docs/finder.md)
 AUTO_DIVIDE = 1.0
 #: ``auto``: when the loss is back above its starting level within this factor of the
 #: minimum's LR (a sharp cliff), the pick steps back by ``CLIFF_GAP / gap`` (at most
-#: this factor): the minimum is then the edge of stability (B4: LeNet curves), while
-#: a gentle rise (MLPs) tolerates the minimum itself
+#: this factor): the minimum is then the edge of stability, while a gentle rise
+#: tolerates the minimum itself (docs/finder.md)
 CLIFF_GAP = 1.5
 #: ``auto``: the loss has "stopped improving" at a minimum once the smoothed curve rises
 #: this many standard errors above it
@@ -256,9 +259,7 @@ def smooth_curve(losses: Sequence[float] | np.ndarray, sigma: float | None = Non
     n = len(y)
     if n < 3:
         return y.copy()
-    s = _default_sigma(n) if sigma is None else float(sigma)
-    if not s > 0:
-        raise ValueError(f"sigma must be > 0, got {sigma!r}")
+    s = _default_sigma(n) if sigma is None else check.positive("sigma", sigma)
     m = float(np.max(np.abs(y)))
     if m == 0.0 or not math.isfinite(m):
         return y.copy()
@@ -387,15 +388,13 @@ def spike_recovery(
     """The climb-back that ends the curve for :func:`tail_cut`, if the loss recovered from it.
 
     A range test can spike, come back down and keep training for a while before it
-    blows up for good. On Caffe's LeNet (MNIST, batch 512, 100 iterations from 1e-5) two
-    of three stored curves do this: they climb back near 0.04-0.06, recover, and diverge
-    only at 0.15-0.2; there, 1cycle peaks of 0.1 trained better than the minimum before
-    the spike (on 8 seeds of 8, benchmarks/RESULTS.md). Returns ``None`` when the tail
+    blows up for good (Caffe's LeNet on MNIST does this often; there a peak beyond the
+    spike can train better than the minimum before it). Returns ``None`` when the tail
     is a plain divergence, when fewer than ``min_recovered`` points recovered, or when
-    there is no tail. Not used to move ``auto``'s pick: B4's MLP curves show the same
-    pattern on 7 of 15 seeds, and there the recovered stretch ends at 0.23-1.07, partly
-    beyond the LRs where those MLPs collapse in training (0.56 and up); ``auto`` only
-    mentions a recovery in its ``reason``.
+    there is no tail. Not used to move ``auto``'s pick, because on other networks the
+    recovered stretch reaches LRs at which they collapse in training; ``auto`` only
+    mentions a recovery in its ``reason``. The measurements are in docs/finder.md
+    ("Spikes the loss recovers from").
 
     >>> lrs = np.geomspace(1e-4, 1, 60)
     >>> down = np.linspace(2.3, 0.7, 40)
@@ -426,6 +425,188 @@ def spike_recovery(
     return SpikeRecovery(float(x[c]), float(x[d - 1]), recovered, d < n or went_non_finite)
 
 
+@dataclass(frozen=True)
+class _Descent:
+    """A curve, its zero-phase smoothing, and the descent read off it: from the highest
+    point before the minimum (``i_top``) down to the minimum (``i_min``)."""
+
+    x: np.ndarray
+    y: np.ndarray
+    ys: np.ndarray
+    i_min: int
+    i_top: int
+    noise: float
+    se: float  # standard error of the smoothed curve
+    cut_tail: bool  # the divergence tail was cut off
+    i_global: int  # the lowest point, before the first-minimum rule
+
+    @property
+    def n(self) -> int:
+        return len(self.y)
+
+    @property
+    def descent(self) -> float:
+        return float(self.ys[self.i_top] - self.ys[self.i_min])
+
+    @property
+    def lr_min(self) -> float:
+        return float(self.x[self.i_min])
+
+
+def _descent(x: np.ndarray, y: np.ndarray, sigma: float | None, cut_tail: bool) -> _Descent:
+    ys = smooth_curve(y, sigma)
+    n = len(y)
+    s = _default_sigma(n) if sigma is None else float(sigma)
+    i_min = int(np.argmin(ys))
+    noise = noise_level(y, ys)
+    # the smoother averages about 2 sqrt(pi) sigma points: the noise left in the curve
+    se = noise / math.sqrt(min(float(n), 2.0 * math.sqrt(math.pi) * s))
+    return _Descent(x, y, ys, i_min, int(np.argmax(ys[: i_min + 1])), noise, se, cut_tail,
+                    i_min)
+
+
+def _unusable(whole: _Descent, note: str) -> Suggestion | None:
+    """Step 1: no suggestion when the whole curve has no descent beyond its noise."""
+    ys = whole.ys
+    threshold = FLAT_SE * whole.se + 1e-12 * float(np.max(np.abs(ys)))
+    if whole.descent > threshold:
+        return None
+    rise = float(np.max(ys[whole.i_min:]) - ys[whole.i_min])
+    if rise > threshold and whole.i_min <= _margin(whole.n):
+        return _none(
+            "auto",
+            f"diverged at once: the loss rises from the start of the sweep (by {rise:.3g}) "
+            f"with no descent before it; lower start_lr{note}",
+            0.0,
+        )
+    return _none(
+        "auto",
+        f"flat curve: total descent {whole.descent:.3g} is within the noise ({FLAT_SE:g} x "
+        f"standard error {whole.se:.3g} of the smoothed loss); "
+        f"widen the sweep (end_lr) or check the model and data{note}",
+        0.0,
+    )
+
+
+def _without_tail(whole: _Descent, sigma: float | None, min_points: int) -> _Descent:
+    """Step 2: the descent of the curve cut at its divergence tail (:func:`tail_cut`),
+    unless it blew up within the first few points (then the whole curve's)."""
+    x, y = tail_cut(whole.x, whole.y)
+    if len(y) == whole.n or len(y) < min_points:
+        return whole
+    cut = _descent(x, y, sigma, cut_tail=True)
+    return cut if cut.descent > 0 else whole  # (no descent left: never on real curves)
+
+
+def _first_minimum(d: _Descent) -> _Descent:
+    """Step 3: the loss stops improving at the first minimum it rises clearly above
+    (``FIRST_RISE_SE`` standard errors) once a real descent has happened; a later, lower
+    dip is the network adapting at an LR that already made it worse."""
+    ys, se = d.ys, d.se
+    best = 0
+    for j in range(1, d.i_min + 1):
+        if ys[j] < ys[best]:
+            best = j
+        elif ys[j] > ys[best] + FIRST_RISE_SE * se and ys[best] < ys[0] - FLAT_SE * se:
+            return replace(d, i_min=best, i_top=int(np.argmax(ys[: best + 1])))
+    return d
+
+
+@dataclass(frozen=True)
+class _Pick:
+    lr: float
+    low: float
+    high: float
+    lr_steep: float
+    gap: float  # how far past the minimum (a factor in LR) the loss is back above its start
+    cliff: float  # the step back from the minimum for a sharp cliff (1: none)
+
+
+def _pick(d: _Descent, divide: float) -> _Pick:
+    """Step 4: the minimum, stepped back from a sharp cliff, and the range around it."""
+    x = d.x
+    g = np.gradient(d.ys, _log_axis(x))
+    margin = _margin(d.n)
+    lo_i = max(d.i_top, margin)
+    if lo_i >= d.i_min:
+        lo_i = d.i_top
+    i_steep = lo_i + int(np.argmin(g[lo_i : d.i_min + 1]))
+    lr_min, lr_steep = d.lr_min, float(x[i_steep])
+    lo_bound = float(x[d.i_top])
+    # a sharp cliff (the loss is back above its starting level within CLIFF_GAP x the
+    # minimum's LR) means the minimum sits at the edge of stability: step back from it
+    gap = float(x[-1]) / lr_min if d.cut_tail else math.inf
+    cliff = max(1.0, CLIFF_GAP / gap)
+    lr = _clip(lr_min / (float(divide) * cliff), lo_bound, lr_min)
+    low = _clip(min(lr_steep, lr), lo_bound, lr)
+    high = max(float(x[-1]) if d.cut_tail else lr_min, lr)
+    return _Pick(lr, low, high, lr_steep, gap, cliff)
+
+
+def _confidence(d: _Descent, x_all: np.ndarray) -> tuple[float, list[str]]:
+    """Step 5: the descent's size against the noise, cut for the doubts noted."""
+    z = d.descent / d.se if d.se > 0 else math.inf
+    conf = 1.0 - math.exp(-(z - FLAT_SE) / 20.0)
+    notes = []
+    if not d.cut_tail and d.i_min >= d.n - 1 - _margin(d.n):
+        conf *= 0.5
+        notes = ["the loss was still falling at the end of the sweep, the minimum may lie "
+                 "beyond end_lr"]
+    if d.i_min - d.i_top < 5:
+        conf *= 0.7
+        notes.append(f"the descent spans only {d.i_min - d.i_top} points")
+    steps = np.diff(np.log10(x_all))
+    geometric = bool(np.all(steps > 0)) and float(np.std(steps)) <= 0.05 * float(np.mean(steps))
+    ppd = 1.0 / float(np.mean(steps)) if geometric else math.inf  # linear sweeps: n/a
+    if ppd < COARSE_PPD:
+        conf *= 0.8
+        notes.append(f"a fast sweep ({ppd:.0f} points per decade, fewer than "
+                     f"{COARSE_PPD:g}): the minimum tends to sit at too high an LR; "
+                     "raise num_iter or narrow the range")
+    return _clip(conf, 0.0, 1.0), notes
+
+
+def _recovery_note(whole: _Descent, d: _Descent) -> list[str]:
+    """Step 6: a note when the loss recovered from the climb-back that ended the curve."""
+    rec = spike_recovery(whole.x, whole.y) if d.cut_tail else None
+    if rec is None:
+        return []
+    return [
+        f"after that climb-back the loss recovered ({rec.recovered} points back below "
+        "halfway to its minimum) "
+        + (f"and blew up for good only after lr={rec.end_lr:.3g}" if rec.blew_up
+           else f"until the sweep ended at lr={rec.end_lr:.3g}")
+        + ": the spike may be transient and a higher peak may train faster (on Caffe's "
+        "LeNet, where such curves occur, a peak 3-5x above this pick did on 8 seeds of 8; "
+        "on MLPs it helped less and varied more between seeds); try one 2-3x higher in a "
+        "short run before trusting it"]
+
+
+def _auto_reason(d: _Descent, p: _Pick, divide: float, notes: list[str]) -> str:
+    """Step 7: why, in words."""
+    reason = (
+        f"smoothed loss minimum at lr={d.lr_min:.3g} (Smith: the peak LR is the largest "
+        f"that still improves the loss)"
+        + (f", the first one the loss rises clearly above (a later, lower dip at "
+           f"lr={float(d.x[d.i_global]):.3g} is ignored)" if d.i_min != d.i_global else "")
+        + (f", divided by {divide:g} for a margin" if divide != 1 else "")
+        + (f"; a sharp cliff (the loss is back above its starting level at {p.gap:.2f}x that "
+           f"LR), so divided by {p.cliff:.2f} to stay off the edge" if p.cliff > 1 else "")
+        + f"; steepest descent at lr={p.lr_steep:.3g}; "
+        + (f"the loss climbs back at lr={float(d.x[-1]):.3g} (divergence tail cut there); "
+           if d.cut_tail else "")
+        + f"descent {d.descent:.3g} vs noise {d.noise:.3g}"
+    )
+    return reason + ("; " + "; ".join(notes) if notes else "")
+
+
+def _check_divide(divide: Any) -> float:
+    v = check.real("divide", divide, finite=False)
+    if not (math.isfinite(v) and v >= 1):
+        raise ValueError(f"divide must be a finite number >= 1, got {divide!r}")
+    return v
+
+
 def auto(
     lrs: Sequence[float] | np.ndarray,
     losses: Sequence[float] | np.ndarray,
@@ -437,7 +618,7 @@ def auto(
     """The default method: the smoothed minimum of the tail-cut curve (Smith's rule),
     optionally divided by ``divide`` (default 1: none) for a margin below the cliff.
 
-    See the module docstring for the algorithm.
+    See the module docstring for the algorithm; the steps are read top to bottom.
 
     >>> lrs = np.geomspace(1e-4, 10, 60)
     >>> losses = 1 + np.tanh(-np.log10(lrs) - 1) + np.maximum(0, np.log10(lrs))**2
@@ -445,134 +626,22 @@ def auto(
     >>> s.low <= s.lr <= s.high and 0 <= s.confidence <= 1
     True
     """
-    if not (isinstance(divide, (int, float)) and math.isfinite(divide) and divide >= 1):
-        raise ValueError(f"divide must be a finite number >= 1, got {divide!r}")
+    divide = _check_divide(divide)
+    min_points = check.integer("min_points", min_points, least=BASIC_MIN_POINTS)
     x_all, y_all, note = _prepare(lrs, losses)
-    n_all = len(y_all)
-    short = _check_min_points("auto", n_all, max(3, int(min_points)), note)
+    short = _check_min_points("auto", len(y_all), min_points, note)
     if short is not None:
         return short
-    # 1. is there a usable descent at all? judged on the whole curve
-    ys_all = smooth_curve(y_all, sigma)
-    s_all = _default_sigma(n_all) if sigma is None else float(sigma)
-    i_min_all = int(np.argmin(ys_all))
-    i_top_all = int(np.argmax(ys_all[: i_min_all + 1]))
-    descent_all = float(ys_all[i_top_all] - ys_all[i_min_all])
-    rise = float(np.max(ys_all[i_min_all:]) - ys_all[i_min_all])
-    noise_all = noise_level(y_all, ys_all)
-    se_all = noise_all / math.sqrt(min(float(n_all), 2.0 * math.sqrt(math.pi) * s_all))
-    threshold = FLAT_SE * se_all + 1e-12 * float(np.max(np.abs(ys_all)))
-    if not descent_all > threshold:
-        if rise > threshold and i_min_all <= _margin(n_all):
-            return _none(
-                "auto",
-                f"diverged at once: the loss rises from the start of the sweep (by {rise:.3g}) "
-                f"with no descent before it; lower start_lr{note}",
-                0.0,
-            )
-        return _none(
-            "auto",
-            f"flat curve: total descent {descent_all:.3g} is within the noise ({FLAT_SE:g} x "
-            f"standard error {se_all:.3g} of the smoothed loss); "
-            f"widen the sweep (end_lr) or check the model and data{note}",
-            0.0,
-        )
-    # 2. read the minimum off the curve without its divergence tail
-    x, y = tail_cut(x_all, y_all)
-    cut_tail = len(y) < n_all
-    if len(y) < max(3, int(min_points)):  # blew up within the first few points
-        x, y, cut_tail = x_all, y_all, False
-    n = len(y)
-    ys = smooth_curve(y, sigma)
-    s = _default_sigma(n) if sigma is None else float(sigma)
-    margin = _margin(n)
-    i_min = int(np.argmin(ys))
-    i_top = int(np.argmax(ys[: i_min + 1]))
-    descent = float(ys[i_top] - ys[i_min])
-    noise = noise_level(y, ys)
-    se = noise / math.sqrt(min(float(n), 2.0 * math.sqrt(math.pi) * s))
-    if not descent > 0:  # cannot happen after step 1 on real curves; never fail
-        x, y, n, ys, cut_tail = x_all, y_all, n_all, ys_all, False
-        margin, i_min, i_top = _margin(n_all), i_min_all, i_top_all
-        descent, noise, se = descent_all, noise_all, se_all
-    # the loss stops improving at the first minimum it rises clearly (FIRST_RISE_SE
-    # standard errors) above, once a real descent has happened: a later, lower dip is
-    # the network adapting at an LR that already made it worse (B1: on 2 seeds in 10
-    # such dips put the global minimum 8x higher and the pick's spread went from a
-    # factor 1.1 to 2 between seeds)
-    i_global = i_min
-    best = 0
-    for j in range(1, i_global + 1):
-        if ys[j] < ys[best]:
-            best = j
-        elif ys[j] > ys[best] + FIRST_RISE_SE * se and ys[best] < ys[0] - FLAT_SE * se:
-            i_min = best
-            i_top = int(np.argmax(ys[: i_min + 1]))
-            descent = float(ys[i_top] - ys[i_min])
-            break
-    t = _log_axis(x)
-    g = np.gradient(ys, t)
-    lo_i = max(i_top, margin)
-    if lo_i >= i_min:
-        lo_i = i_top
-    i_steep = lo_i + int(np.argmin(g[lo_i : i_min + 1]))
-    lr_min, lr_steep = float(x[i_min]), float(x[i_steep])
-    lo_bound = float(x[i_top])
-    # a sharp cliff (the loss is back above its starting level within CLIFF_GAP x the
-    # minimum's LR) means the minimum sits at the edge of stability: step back from it
-    gap = float(x[-1]) / lr_min if cut_tail else math.inf
-    cliff = max(1.0, CLIFF_GAP / gap)
-    lr = _clip(lr_min / (float(divide) * cliff), lo_bound, lr_min)
-    low = _clip(min(lr_steep, lr), lo_bound, lr)
-    high = float(x[-1]) if cut_tail else lr_min
-    high = max(high, lr)
-
-    z = descent / se if se > 0 else math.inf
-    conf = 1.0 - math.exp(-(z - FLAT_SE) / 20.0)
-    notes = []
-    if not cut_tail and i_min >= n - 1 - margin:
-        conf *= 0.5
-        notes = ["the loss was still falling at the end of the sweep, the minimum may lie "
-                 "beyond end_lr"]
-    if i_min - i_top < 5:
-        conf *= 0.7
-        notes.append(f"the descent spans only {i_min - i_top} points")
-    steps = np.diff(np.log10(x_all))
-    geometric = bool(np.all(steps > 0)) and float(np.std(steps)) <= 0.05 * float(np.mean(steps))
-    ppd = 1.0 / float(np.mean(steps)) if geometric else math.inf  # linear sweeps: n/a
-    if ppd < COARSE_PPD:
-        conf *= 0.8
-        notes.append(f"a fast sweep ({ppd:.0f} points per decade, fewer than "
-                     f"{COARSE_PPD:g}): the minimum tends to sit at too high an LR; "
-                     "raise num_iter or narrow the range")
-    conf = _clip(conf, 0.0, 1.0)
-    rec = spike_recovery(x_all, y_all) if cut_tail else None
-    if rec is not None:
-        notes.append(
-            f"after that climb-back the loss recovered ({rec.recovered} points back below "
-            "halfway to its minimum) "
-            + (f"and blew up for good only after lr={rec.end_lr:.3g}" if rec.blew_up
-               else f"until the sweep ended at lr={rec.end_lr:.3g}")
-            + ": the spike may be transient and a higher peak may train faster (on Caffe's "
-            "LeNet, where such curves occur, a peak 3-5x above this pick did on 8 seeds of 8; "
-            "on MLPs it helped less and varied more between seeds); try one 2-3x higher in a "
-            "short run before trusting it")
-    reason = (
-        f"smoothed loss minimum at lr={lr_min:.3g} (Smith: the peak LR is the largest that "
-        f"still improves the loss)"
-        + (f", the first one the loss rises clearly above (a later, lower dip at "
-           f"lr={float(x[i_global]):.3g} is ignored)" if i_min != i_global else "")
-        + (f", divided by {divide:g} for a margin" if divide != 1 else "")
-        + (f"; a sharp cliff (the loss is back above its starting level at {gap:.2f}x that "
-           f"LR), so divided by {cliff:.2f} to stay off the edge" if cliff > 1 else "")
-        + f"; steepest descent at lr={lr_steep:.3g}; "
-        + (f"the loss climbs back at lr={float(x[-1]):.3g} (divergence tail cut there); "
-           if cut_tail else "")
-        + f"descent {descent:.3g} vs noise {noise:.3g}"
-    )
-    if notes:
-        reason += "; " + "; ".join(notes)
-    return Suggestion(lr, low, high, "auto", round(conf, 4), reason + note)
+    whole = _descent(x_all, y_all, sigma, cut_tail=False)
+    refused = _unusable(whole, note)  # 1. is there a usable descent at all?
+    if refused is not None:
+        return refused
+    d = _first_minimum(_without_tail(whole, sigma, min_points))  # 2. and 3.
+    pick = _pick(d, divide)  # 4.
+    conf, notes = _confidence(d, x_all)  # 5.
+    notes += _recovery_note(whole, d)  # 6.
+    return Suggestion(pick.lr, pick.low, pick.high, "auto", round(conf, 4),
+                      _auto_reason(d, pick, divide, notes) + note)
 
 
 def steep(
@@ -584,8 +653,10 @@ def steep(
 ) -> Suggestion:
     """LR of the steepest negative slope of the smoothed curve (never a warm-up point).
 
-    ``margin`` points at the start are skipped (default ``max(1, ceil(5% of n))``), and so
-    is everything past the smoothed minimum (the wreckage of divergence can fall steeply
+    ``margin`` points at the start are skipped (default ``max(1, ceil(5% of n))``; at
+    least 1, since the first point's slope is a one-sided difference over the sweep's
+    start, exactly what the margin keeps out: ``margin=0`` is refused), and so is
+    everything past the smoothed minimum (the wreckage of divergence can fall steeply
     too).
 
     >>> lrs = np.geomspace(1e-4, 1, 50)
@@ -597,8 +668,8 @@ def steep(
     short = _check_min_points("steep", n, BASIC_MIN_POINTS, note)
     if short is not None:
         return short
-    m = _margin(n) if margin is None else int(margin)
-    m = min(max(1, m), n - 1)
+    m = _margin(n) if margin is None else check.integer("margin", margin, least=1)
+    m = min(m, n - 1)
     ys = smooth_curve(y, sigma)
     g = _slope(ys, x)
     i_min = max(int(np.argmin(ys)), m)  # past the minimum lies divergence, not descent
@@ -631,8 +702,7 @@ def minimum(
     short = _check_min_points("minimum", n, BASIC_MIN_POINTS, note)
     if short is not None:
         return short
-    if not (math.isfinite(divide) and divide >= 1):
-        raise ValueError(f"divide must be a finite number >= 1, got {divide!r}")
+    divide = _check_divide(divide)
     ys = smooth_curve(y, sigma)
     i = int(np.argmin(ys))
     if i == 0:
@@ -696,8 +766,7 @@ def valley(
     short = _check_min_points("valley", n, BASIC_MIN_POINTS, note)
     if short is not None:
         return short
-    if not 0.0 <= position <= 1.0:
-        raise ValueError(f"position must be in [0, 1], got {position!r}")
+    position = check.in_range("position", position, 0.0, 1.0)
     ys = smooth_curve(y, sigma)
     run = _longest_decreasing(ys)
     if len(run) < 2:
@@ -736,9 +805,7 @@ def slide(
     short = _check_min_points("slide", n, BASIC_MIN_POINTS, note)
     if short is not None:
         return short
-    w = max(2, n // 10) if window is None else int(window)
-    if w < 1:
-        raise ValueError(f"window must be >= 1, got {window!r}")
+    w = max(2, n // 10) if window is None else check.integer("window", window, least=1)
     xc, yc = tail_cut(x, y)  # the blow-up points would smear the valley's end
     if len(yc) >= BASIC_MIN_POINTS:
         x, y = xc, yc
