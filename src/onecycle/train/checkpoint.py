@@ -27,15 +27,14 @@ import hashlib
 import io
 import os
 import pickle
-import random
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
-import numpy as np
 import torch
 
 from .. import _io
+from .._rng import rng_state, set_rng_state
 
 __all__ = [
     "CheckpointError",
@@ -205,60 +204,5 @@ def load_checkpoint(
 
 # --------------------------------------------------------------------------- RNG state
 
-
-def get_rng_state() -> dict[str, Any]:
-    """The global RNG states (torch, CUDA if initialised, numpy, python) in a form that
-    ``torch.load(weights_only=True)`` accepts (tensors, ints, floats, lists).
-
-    >>> st = get_rng_state(); a = torch.rand(1); set_rng_state(st)
-    >>> bool(torch.rand(1) == a)
-    True
-    """
-    version, internal, gauss = random.getstate()
-    kind, keys, pos, has_gauss, cached = np.random.get_state(legacy=True)
-    state: dict[str, Any] = {
-        "torch": torch.get_rng_state(),
-        "python": {"version": int(version), "state": [int(v) for v in internal], "gauss": gauss},
-        "numpy": {
-            "kind": str(kind),
-            "keys": torch.from_numpy(np.asarray(keys, dtype=np.int64)),
-            "pos": int(pos),
-            "has_gauss": int(has_gauss),
-            "cached_gaussian": float(cached),
-        },
-    }
-    if torch.cuda.is_available() and torch.cuda.is_initialized():
-        state["cuda"] = [s.cpu() for s in torch.cuda.get_rng_state_all()]
-    return state
-
-
-def set_rng_state(state: dict[str, Any]) -> None:
-    """Restore RNG states captured by :func:`get_rng_state`.
-
-    >>> st = get_rng_state(); a = random.random(); set_rng_state(st)
-    >>> random.random() == a
-    True
-    """
-    if "torch" in state:
-        torch.set_rng_state(state["torch"].cpu().to(torch.uint8))
-    py = state.get("python")
-    if py is not None:
-        gauss = py.get("gauss")
-        random.setstate((int(py["version"]), tuple(int(v) for v in py["state"]), gauss))
-    npst = state.get("numpy")
-    if npst is not None:
-        keys = npst["keys"]
-        keys = keys.numpy() if hasattr(keys, "numpy") else np.asarray(keys)
-        np.random.set_state(
-            (
-                npst["kind"],
-                keys.astype(np.uint32),
-                int(npst["pos"]),
-                int(npst["has_gauss"]),
-                float(npst["cached_gaussian"]),
-            )
-        )
-    cuda = state.get("cuda")
-    if cuda is not None and torch.cuda.is_available():
-        n = min(len(cuda), torch.cuda.device_count())
-        torch.cuda.set_rng_state_all([c.to(torch.uint8) for c in cuda[:n]])
+#: the global RNG states in a weights-only-safe form (one home: :mod:`onecycle._rng`)
+get_rng_state = rng_state

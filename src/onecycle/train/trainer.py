@@ -26,16 +26,15 @@ from __future__ import annotations
 
 import copy
 import os
-import random
 import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from .._plain import to_plain
+from .._rng import seed_everything
 from .._threads import torch_threads
 from ..hyper import get_hyper, supports_momentum, validate_hyper
 from ..progress import progress_mode
@@ -59,17 +58,6 @@ __all__ = ["Trainer", "accuracy", "METRICS", "seed_everything"]
 
 Resume = bool | str | os.PathLike[str]
 _TAIL_CURVES = ("linear", "cos", "cosine", "exp", "exponential")
-
-
-def seed_everything(seed: int) -> None:
-    """Seed python ``random``, numpy's global generator and torch (all devices).
-
-    >>> seed_everything(0); a = torch.rand(1); seed_everything(0); bool(torch.rand(1) == a)
-    True
-    """
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
 
 
 def _check_parts(model: Any, loss_fn: Any, optimizer: Any, loaders: Mapping[str, Any],
@@ -473,39 +461,25 @@ class Trainer:
     def lr_find(self, **kwargs: Any) -> Any:
         """Run the LR range test on this trainer's model, optimizer, step function and
         training data, under the trainer's numerics (``amp``, ``grad_clip``,
-        ``accumulation_steps``), device and ``threads``, so the curve is measured as
-        the fit will train. Model, optimizer and RNG states are restored afterwards. In
-        a distributed run every rank must call it (losses are averaged over ranks).
+        ``accumulation_steps``, device) and ``threads``, so the curve is measured as the
+        fit will train. Model, optimizer and RNG states are restored afterwards. In a
+        distributed run every rank must call it (losses are averaged over ranks).
 
         Keyword arguments go to :func:`onecycle.finder.lr_find` and override the
-        trainer's.
+        trainer's (``grad_clip=None`` sweeps without clipping, for instance).
 
         >>> # res = trainer.lr_find(num_iter=100); res.suggest().lr
         """
         from ..finder import lr_find
 
-        for key, value in self._finder_defaults(lr_find).items():
-            kwargs.setdefault(key, value)
-        with torch_threads(self.options.threads):
-            # under DDP the wrapped model is swept: gradients and losses are averaged over
-            # ranks, so every rank sees the same curve and gets the same suggestion
-            return lr_find(self.net, self.optimizer, self.loss_fn, self.train_loader, **kwargs)
-
-    def _finder_defaults(self, lr_find: Callable[..., Any]) -> dict[str, Any]:
-        import inspect
-
-        params = inspect.signature(lr_find).parameters
-        out: dict[str, Any] = {
-            "device": self.device,
-            "progress": self.options.progress if self.is_main else False,
-        }
+        kwargs.setdefault("numerics", self.numerics)
+        kwargs.setdefault("threads", self.options.threads)
+        kwargs.setdefault("progress", self.options.progress if self.is_main else False)
         if self.step_fn is not None:
-            out["step_fn"] = self.step_fn
-        if "numerics" in params:
-            out["numerics"] = self.numerics
-        elif self.numerics.accumulation_steps != 1:
-            out["accumulation_steps"] = self.numerics.accumulation_steps
-        return out
+            kwargs.setdefault("step_fn", self.step_fn)
+        # under DDP the wrapped model is swept: gradients and losses are averaged over
+        # ranks, so every rank sees the same curve and gets the same suggestion
+        return lr_find(self.net, self.optimizer, self.loss_fn, self.train_loader, **kwargs)
 
     def _suggest_max_lr(self, lr_find_kw: Mapping[str, Any] | None) -> tuple[Any, dict[str, Any]]:
         from ..finder import NoUsableLR, choose_max_lr
