@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from .._format import fmt_lr
 from .._plain import to_plain
 from .grid import check_mode
 from .suggest import Suggestion, combine_runs, suggest
@@ -335,7 +336,7 @@ class LRFinderResult:
         n = len(self.lrs)
         if n == 0:
             return "LRFinderResult(0 points)"
-        span = f"lr {self.lrs[0]:.3g} -> {self.lrs[-1]:.3g} ({self.mode})"
+        span = f"lr {fmt_lr(self.lrs[0])} -> {fmt_lr(self.lrs[-1])} ({self.mode})"
         if self.stop_reason == "completed":
             stop = "completed"
         else:
@@ -344,7 +345,8 @@ class LRFinderResult:
         try:
             s = self.suggest()
             sug = (
-                f"suggested lr {s.lr:.3g} [{s.low:.3g}, {s.high:.3g}], confidence {s.confidence:.2f}"
+                f"suggested lr {fmt_lr(s.lr)} [{fmt_lr(s.low)}, {fmt_lr(s.high)}], "
+                f"confidence {s.confidence:.2f}"
                 if s.lr is not None
                 else f"no suggestion ({s.reason})"
             )

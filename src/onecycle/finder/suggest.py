@@ -84,6 +84,7 @@ from typing import Any
 import numpy as np
 
 from .. import _validate as check
+from .._format import fmt_lr
 
 __all__ = [
     "Suggestion",
@@ -169,9 +170,9 @@ class Suggestion:
     def __str__(self) -> str:
         if self.lr is None:
             return f"{self.method}: no suggestion ({self.reason})"
-        rng = "" if self.low is None else f" [{self.low:.3g}, {self.high:.3g}]"
+        rng = "" if self.low is None else f" [{fmt_lr(self.low)}, {fmt_lr(self.high)}]"
         conf = "" if self.confidence is None else f", confidence {self.confidence:.2f}"
-        return f"{self.method}: lr={self.lr:.3g}{rng}{conf}"
+        return f"{self.method}: lr={fmt_lr(self.lr)}{rng}{conf}"
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -574,8 +575,8 @@ def _recovery_note(whole: _Descent, d: _Descent) -> list[str]:
     return [
         f"after that climb-back the loss recovered ({rec.recovered} points back below "
         "halfway to its minimum) "
-        + (f"and blew up for good only after lr={rec.end_lr:.3g}" if rec.blew_up
-           else f"until the sweep ended at lr={rec.end_lr:.3g}")
+        + (f"and blew up for good only after lr={fmt_lr(rec.end_lr)}" if rec.blew_up
+           else f"until the sweep ended at lr={fmt_lr(rec.end_lr)}")
         + ": the spike may be transient and a higher peak may train faster (on Caffe's "
         "LeNet, where such curves occur, a peak 3-5x above this pick did on 8 seeds of 8; "
         "on MLPs it helped less and varied more between seeds); try one 2-3x higher in a "
@@ -585,15 +586,15 @@ def _recovery_note(whole: _Descent, d: _Descent) -> list[str]:
 def _auto_reason(d: _Descent, p: _Pick, divide: float, notes: list[str]) -> str:
     """Step 7: why, in words."""
     reason = (
-        f"smoothed loss minimum at lr={d.lr_min:.3g} (Smith: the peak LR is the largest "
+        f"smoothed loss minimum at lr={fmt_lr(d.lr_min)} (Smith: the peak LR is the largest "
         f"that still improves the loss)"
         + (f", the first one the loss rises clearly above (a later, lower dip at "
-           f"lr={float(d.x[d.i_global]):.3g} is ignored)" if d.i_min != d.i_global else "")
+           f"lr={fmt_lr(float(d.x[d.i_global]))} is ignored)" if d.i_min != d.i_global else "")
         + (f", divided by {divide:g} for a margin" if divide != 1 else "")
         + (f"; a sharp cliff (the loss is back above its starting level at {p.gap:.2f}x that "
            f"LR), so divided by {p.cliff:.2f} to stay off the edge" if p.cliff > 1 else "")
-        + f"; steepest descent at lr={p.lr_steep:.3g}; "
-        + (f"the loss climbs back at lr={float(d.x[-1]):.3g} (divergence tail cut there); "
+        + f"; steepest descent at lr={fmt_lr(p.lr_steep)}; "
+        + (f"the loss climbs back at lr={fmt_lr(float(d.x[-1]))} (divergence tail cut there); "
            if d.cut_tail else "")
         + f"descent {d.descent:.3g} vs noise {d.noise:.3g}"
     )
@@ -708,7 +709,7 @@ def minimum(
     if i == 0:
         return _none("minimum", f"the smoothed loss is lowest at the first point: no descent{note}")
     lr = float(x[i]) / divide
-    reason = f"smoothed minimum at lr={x[i]:.3g}, divided by {divide:g}"
+    reason = f"smoothed minimum at lr={fmt_lr(x[i])}, divided by {divide:g}"
     if lr < x[0]:
         lr = float(x[0])
         reason += "; clipped to the start of the sweep"
@@ -895,6 +896,6 @@ def combine_runs(base: Suggestion, per_run: Sequence[Suggestion]) -> Suggestion:
         conf = round(base.confidence * (len(got) / len(per_run)) / (1.0 + spread), 4)
     reason = (
         base.reason + f"; {len(per_run)} runs: per-run suggestions span "
-        f"{lo_r:.3g}..{hi_r:.3g} ({len(got)} of {len(per_run)} gave one)"
+        f"{fmt_lr(lo_r)}..{fmt_lr(hi_r)} ({len(got)} of {len(per_run)} gave one)"
     )
     return Suggestion(base.lr, float(low), float(high), base.method, conf, reason)

@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from .._format import fmt_lr
+
 __all__ = ["plot_finder", "plot_result"]
 
 
@@ -128,11 +130,11 @@ def plot_result(
         if s.low is not None and s.high is not None and s.high > s.low:
             ax.axvspan(s.low, s.high, color=_SUGGEST_COLOURS[k % len(_SUGGEST_COLOURS)],
                        alpha=0.10, lw=0)
-            rng = f" [{s.low:.2g}, {s.high:.2g}]"
+            rng = f" [{fmt_lr(s.low)}, {fmt_lr(s.high)}]"
         conf = "" if s.confidence is None else f", conf {s.confidence:.2f}"
         ax.plot([s.lr], [_y_at(s.lr, x, ys, log)], _MARKERS[k % len(_MARKERS)], ms=8,
                 color=_SUGGEST_COLOURS[k % len(_SUGGEST_COLOURS)], markeredgecolor="k",
-                zorder=4, label=f"{s.method}: {s.lr:.3g}{rng}{conf}")
+                zorder=4, label=f"{s.method}: {fmt_lr(s.lr)}{rng}{conf}")
     if log:
         ax.set_xscale("log")
     lim = _ylim(curves)
@@ -197,7 +199,7 @@ def plot_finder(
         if s.lr is not None:
             ax.plot([s.lr], [_y_at(s.lr, x, ys, log)], "o", ms=7, color=line.get_color(),
                     markeredgecolor="k", zorder=4)
-            line.set_label(f"{label} ({suggest}: {s.lr:.2g})")
+            line.set_label(f"{label} ({suggest}: {fmt_lr(s.lr)})")
         else:
             line.set_label(f"{label} (no suggestion)")
     if log:
