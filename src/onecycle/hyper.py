@@ -126,7 +126,11 @@ class HyperAdapter:
     _key = key_for
 
     def get(self, group: Group, name: str, optimizer_name: str = "optimizer") -> float:
-        """Read ``name`` from one param group."""
+        """Read ``name`` from one param group.
+
+        >>> HyperAdapter("Adam", momentum="betas[0]").get({"betas": (0.9, 0.999)}, "momentum")
+        0.9
+        """
         key = self.key_for(name, optimizer_name)
         if key.endswith("[0]"):
             return float(group[key[:-3]][0])
@@ -138,7 +142,12 @@ class HyperAdapter:
         return _read_scalar(group, key)
 
     def set(self, group: Group, name: str, value: float, optimizer_name: str = "optimizer") -> None:
-        """Write ``name`` into one param group (validated)."""
+        """Write ``name`` into one param group (validated).
+
+        >>> g = {"lr": 0.1, "momentum": 0.9}
+        >>> HyperAdapter("SGD", momentum="momentum").set(g, "momentum", 0.85); g["momentum"]
+        0.85
+        """
         value = validate_hyper(name, value)
         key = self.key_for(name, optimizer_name)
         if key.endswith("[0]"):
@@ -154,7 +163,11 @@ class HyperAdapter:
         _write_scalar(group, key, value)
 
     def has(self, name: str) -> bool:
-        """Whether this family supports ``name`` at all."""
+        """Whether this family supports ``name`` at all.
+
+        >>> HyperAdapter("Adagrad").has("momentum"), HyperAdapter("Adagrad").has("lr")
+        (False, True)
+        """
         if name == "momentum":
             return self.momentum is not None
         if name == "weight_decay":
@@ -217,6 +230,10 @@ def adapter_for(optimizer: Any) -> HyperAdapter:
 
     Only ``torch.optim`` classes are matched by name, so a third-party class that
     happens to be called ``Adam`` is not mistaken for torch's.
+
+    >>> import torch
+    >>> adapter_for(torch.optim.NAdam([torch.nn.Parameter(torch.zeros(1))])).momentum
+    'betas[0]'
     """
     if not hasattr(optimizer, "param_groups"):
         raise TypeError(
@@ -233,7 +250,12 @@ def adapter_for(optimizer: Any) -> HyperAdapter:
 
 
 def supports_momentum(optimizer: Any) -> bool:
-    """True when momentum (or beta1) of ``optimizer`` can be read and written."""
+    """True when momentum (or beta1) of ``optimizer`` can be read and written.
+
+    >>> import torch
+    >>> supports_momentum(torch.optim.Adagrad([torch.nn.Parameter(torch.zeros(1))]))
+    False
+    """
     return adapter_for(optimizer).has("momentum")
 
 

@@ -307,7 +307,15 @@ class ParamScheduler(LRScheduler):
             )
 
     def step(self, epoch: int | None = None) -> None:  # type: ignore[override]
-        """Advance one step (after ``optimizer.step()``) and apply the new values."""
+        """Advance one step (after ``optimizer.step()``) and apply the new values.
+
+        >>> import torch
+        >>> from onecycle.schedule import linear_decay
+        >>> opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+        >>> s = ParamScheduler(opt, {"lr": linear_decay(4, 1.0)})
+        >>> opt.step(); s.step(); opt.param_groups[0]["lr"]
+        0.75
+        """
         if epoch is not None:
             raise TypeError("step() takes no epoch argument; schedules advance per step")
         if self._step_count == 1:
@@ -330,11 +338,24 @@ class ParamScheduler(LRScheduler):
         return list(self._last_lr)
 
     def get_last_lr(self) -> list[float]:
-        """Learning rates last applied (one float per param group, also for tensor LRs)."""
+        """Learning rates last applied (one float per param group, also for tensor LRs).
+
+        >>> import torch
+        >>> from onecycle.schedule import constant_lr
+        >>> opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+        >>> ParamScheduler(opt, {"lr": constant_lr(4, 0.5)}).get_last_lr()
+        [0.5]
+        """
         return list(self._last_lr)
 
     def current_values(self) -> dict[str, list[float]]:
-        """Every scheduled hyper-parameter's current value per param group."""
+        """Every scheduled hyper-parameter's current value per param group.
+
+        >>> import torch
+        >>> opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0, momentum=0.9)
+        >>> OneCycle(opt, 1.0, total_steps=10).current_values()
+        {'lr': [0.1], 'momentum': [0.95]}
+        """
         return {k: list(v) for k, v in self._last_values.items()}
 
     @property
@@ -383,6 +404,12 @@ class ParamScheduler(LRScheduler):
         """Step, length, and every schedule's JSON spec (schedules must have ``to_dict``).
 
         Only plain Python types, so it is safe under ``torch.load(weights_only=True)``.
+
+        >>> import torch
+        >>> from onecycle.schedule import wsd
+        >>> opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+        >>> ParamScheduler(opt, {"lr": wsd(10, 0.1)}).state_dict()["schedules"]["lr"][0]["type"]
+        'wsd'
         """
         specs: dict[str, list[dict[str, Any] | None]] = {}
         for name, fns in self._table.items():
@@ -445,7 +472,17 @@ class ParamScheduler(LRScheduler):
         """Restore a run at any step: the next ``step()`` gives exactly the values an
         uninterrupted run would have given. Schedules without a JSON spec keep the
         callables this scheduler was built with. The state is checked whole first: a bad
-        one raises and changes nothing."""
+        one raises and changes nothing.
+
+        >>> import torch
+        >>> from onecycle.schedule import linear_decay
+        >>> make = lambda: torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+        >>> a = ParamScheduler(opt := make(), {"lr": linear_decay(10, 1.0)})
+        >>> for _ in range(3): opt.step(); a.step()
+        >>> b = ParamScheduler(make(), {"lr": linear_decay(99, 5.0)})
+        >>> b.load_state_dict(a.state_dict()); b.get_last_lr() == a.get_last_lr()
+        True
+        """
         s = self._read_state(state_dict)
         self._table = s["table"]
         self.total_steps, self.on_end = s["total_steps"], s["on_end"]
@@ -621,7 +658,13 @@ class OneCycle(ParamScheduler):
 
     @property
     def schedule(self) -> OneCycleSchedule:
-        """The schedule of the first param group (all groups share its shape)."""
+        """The schedule of the first param group (all groups share its shape).
+
+        >>> import torch
+        >>> opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0, momentum=0.9)
+        >>> OneCycle(opt, 0.5, total_steps=10, style="torch").schedule.div
+        25.0
+        """
         return self.schedules[0]
 
     def state_dict(self) -> dict[str, Any]:

@@ -74,16 +74,31 @@ class Schedule:
         return self._lr(step)
 
     def lr(self, step: int) -> float:
-        """Learning rate at ``step`` (an integer >= 0)."""
+        """Learning rate at ``step`` (an integer >= 0).
+
+        >>> from onecycle.schedule import linear_decay
+        >>> linear_decay(10, 1.0).lr(5)
+        0.5
+        """
         return self._lr(self._pos(step))
 
     def momentum(self, step: int) -> float | None:
-        """Momentum (or beta1) at ``step``; ``None`` when momentum is not scheduled."""
+        """Momentum (or beta1) at ``step``; ``None`` when momentum is not scheduled.
+
+        >>> from onecycle.schedule import OneCycleSchedule
+        >>> OneCycleSchedule(10, 1.0).momentum(0)
+        0.95
+        """
         s = self._pos(step)
         return None if self._mom is None else self._mom(s)
 
     def values(self, step: int) -> dict[str, float]:
-        """``{"lr": ..., "momentum": ...}`` at ``step`` (no momentum key when not scheduled)."""
+        """``{"lr": ..., "momentum": ...}`` at ``step`` (no momentum key when not scheduled).
+
+        >>> from onecycle.schedule import OneCycleSchedule
+        >>> OneCycleSchedule(10, 1.0, momentum=None).values(0)
+        {'lr': 0.1}
+        """
         s = self._pos(step)
         out = {"lr": self._lr(s)}
         if self._mom is not None:
@@ -92,17 +107,32 @@ class Schedule:
 
     @property
     def lr_schedule(self) -> Piecewise:
-        """The LR as a :class:`~onecycle.schedule.Piecewise` of the step (no end handling)."""
+        """The LR as a :class:`~onecycle.schedule.Piecewise` of the step (no end handling).
+
+        >>> from onecycle.schedule import wsd
+        >>> wsd(10, 1.0, warmup=0.0).lr_schedule.knots
+        (0.0, 8.0, 10.0)
+        """
         return self._lr
 
     @property
     def momentum_schedule(self) -> Piecewise | None:
-        """The momentum as a :class:`~onecycle.schedule.Piecewise`, or ``None``."""
+        """The momentum as a :class:`~onecycle.schedule.Piecewise`, or ``None``.
+
+        >>> from onecycle.schedule import OneCycleSchedule
+        >>> OneCycleSchedule(10, 1.0, style="torch").momentum_schedule(0)
+        0.95
+        """
         return self._mom
 
     @property
     def phases(self) -> list[tuple[str, float, float]]:
-        """``(name, first_step, last_step)`` of each phase, clipped to ``[0, T-1]``."""
+        """``(name, first_step, last_step)`` of each phase, clipped to ``[0, T-1]``.
+
+        >>> from onecycle.schedule import wsd
+        >>> wsd(100, 1.0).phases
+        [('warm-up', 0.0, 5.0), ('stable', 5.0, 80.0), ('decay', 80.0, 99.0)]
+        """
         last = self.total_steps - 1.0
         ks = self._lr.knots
         return [
@@ -112,7 +142,12 @@ class Schedule:
 
     def preview(self) -> dict[str, Any]:
         """Arrays of ``step``, ``lr`` (and ``momentum``) over every step, for tables and
-        plots."""
+        plots.
+
+        >>> from onecycle.schedule import OneCycleSchedule
+        >>> sorted(OneCycleSchedule(10, 1.0).preview()), OneCycleSchedule(10, 1.0).preview()["lr"].shape
+        (['lr', 'momentum', 'step'], (10,))
+        """
         import numpy as np
 
         steps = np.arange(self.total_steps)
@@ -127,6 +162,7 @@ class Schedule:
     # -- identity ---------------------------------------------------------
 
     def to_dict(self) -> dict[str, Any]:  # pragma: no cover - every subclass has one
+        """The JSON spec that :func:`~onecycle.schedule.schedule_from_dict` reads back."""
         raise NotImplementedError
 
     def describe(self, total_steps: int | None = None) -> str:  # pragma: no cover

@@ -128,12 +128,20 @@ class OneCycleSchedule(Schedule):
 
     @property
     def initial_lr(self) -> float:
-        """The LR at step 0: ``max_lr / div``."""
+        """The LR at step 0: ``max_lr / div``.
+
+        >>> OneCycleSchedule(10, 1.0, style="torch").initial_lr
+        0.04
+        """
         return self.max_lr / self.div
 
     @property
     def final_lr(self) -> float:
-        """The LR at the last step (``initial_lr / final_div`` in the torch style)."""
+        """The LR the cycle ends at (``initial_lr / final_div`` in the torch style).
+
+        >>> OneCycleSchedule(10, 1.0).final_lr, OneCycleSchedule(10, 1.0, style="torch").final_lr
+        (0.001, 4e-06)
+        """
         if STYLE_TABLE[self.style].final_of == "initial":
             return self.initial_lr / self.final_div
         return self.max_lr / self.final_div
