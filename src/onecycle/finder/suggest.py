@@ -323,6 +323,13 @@ def _check_min_points(method: str, n: int, need: int, note: str) -> Suggestion |
     return None
 
 
+def _usable(method: str, lrs: Any, losses: Any
+            ) -> tuple[np.ndarray, np.ndarray, str, Suggestion | None]:
+    """The checked, cut curve of a simple method, or its "too short" answer."""
+    x, y, note = _prepare(lrs, losses)
+    return x, y, note, _check_min_points(method, len(y), BASIC_MIN_POINTS, note)
+
+
 def _clip(v: float, lo: float, hi: float) -> float:
     return float(min(max(v, lo), hi))
 
@@ -664,11 +671,10 @@ def steep(
     >>> steep(lrs, 1 - np.tanh(np.log10(lrs) + 2)).lr < 0.1
     True
     """
-    x, y, note = _prepare(lrs, losses)
-    n = len(y)
-    short = _check_min_points("steep", n, BASIC_MIN_POINTS, note)
+    x, y, note, short = _usable("steep", lrs, losses)
     if short is not None:
         return short
+    n = len(y)
     m = _margin(n) if margin is None else check.integer("margin", margin, least=1)
     m = min(m, n - 1)
     ys = smooth_curve(y, sigma)
@@ -698,9 +704,7 @@ def minimum(
     >>> round(minimum(lrs, (np.log10(lrs) + 1) ** 2).lr, 6)
     0.01
     """
-    x, y, note = _prepare(lrs, losses)
-    n = len(y)
-    short = _check_min_points("minimum", n, BASIC_MIN_POINTS, note)
+    x, y, note, short = _usable("minimum", lrs, losses)
     if short is not None:
         return short
     divide = _check_divide(divide)
@@ -762,9 +766,7 @@ def valley(
     >>> 1e-4 < valley(lrs, (np.log10(lrs) + 1) ** 2).lr < 0.1
     True
     """
-    x, y, note = _prepare(lrs, losses)
-    n = len(y)
-    short = _check_min_points("valley", n, BASIC_MIN_POINTS, note)
+    x, y, note, short = _usable("valley", lrs, losses)
     if short is not None:
         return short
     position = check.in_range("position", position, 0.0, 1.0)
@@ -801,11 +803,10 @@ def slide(
     >>> 1e-3 < slide(lrs, losses).lr < 1
     True
     """
-    x, y, note = _prepare(lrs, losses)
-    n = len(y)
-    short = _check_min_points("slide", n, BASIC_MIN_POINTS, note)
+    x, y, note, short = _usable("slide", lrs, losses)
     if short is not None:
         return short
+    n = len(y)
     w = max(2, n // 10) if window is None else check.integer("window", window, least=1)
     xc, yc = tail_cut(x, y)  # the blow-up points would smear the valley's end
     if len(yc) >= BASIC_MIN_POINTS:

@@ -66,6 +66,20 @@ def _ylim(curves: list[np.ndarray]) -> tuple[float, float] | None:
     return lo - 0.1 * span, hi + 0.35 * span
 
 
+def _finish(ax: Any, log: bool, curves: list[np.ndarray], ylabel: str, title: str) -> None:
+    """Axes, limits, labels, grid and legend, the same on every finder plot."""
+    if log:
+        ax.set_xscale("log")
+    lim = _ylim(curves)
+    if lim is not None:
+        ax.set_ylim(*lim)
+    ax.set_xlabel("learning rate")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(True, which="both", alpha=0.25)
+    ax.legend(fontsize="small")
+
+
 def _suggestions(result: Any, which: Any) -> list[Any]:
     if which is None or which is False:
         return []
@@ -135,19 +149,10 @@ def plot_result(
         ax.plot([s.lr], [_y_at(s.lr, x, ys, log)], _MARKERS[k % len(_MARKERS)], ms=8,
                 color=_SUGGEST_COLOURS[k % len(_SUGGEST_COLOURS)], markeredgecolor="k",
                 zorder=4, label=f"{s.method}: {fmt_lr(s.lr)}{rng}{conf}")
-    if log:
-        ax.set_xscale("log")
-    lim = _ylim(curves)
-    if lim is not None:
-        ax.set_ylim(*lim)
-    ax.set_xlabel("learning rate")
-    ax.set_ylabel("loss")
     title = "LR range test"
     if result.stop_index is not None:
         title += f" (stopped: {result.stop_reason})"
-    ax.set_title(title)
-    ax.grid(True, which="both", alpha=0.25)
-    ax.legend(fontsize="small")
+    _finish(ax, log, curves, "loss", title)
     return fig
 
 
@@ -202,14 +207,5 @@ def plot_finder(
             line.set_label(f"{label} ({suggest}: {fmt_lr(s.lr)})")
         else:
             line.set_label(f"{label} (no suggestion)")
-    if log:
-        ax.set_xscale("log")
-    lim = _ylim(curves)
-    if lim is not None:
-        ax.set_ylim(*lim)
-    ax.set_xlabel("learning rate")
-    ax.set_ylabel("loss (smoothed)")
-    ax.set_title("LR range tests")
-    ax.grid(True, which="both", alpha=0.25)
-    ax.legend(fontsize="small")
+    _finish(ax, log, curves, "loss (smoothed)", "LR range tests")
     return fig
