@@ -82,16 +82,21 @@ def real(name: str, value: Any, *, finite: bool = True) -> float:
     return v
 
 
+def _above_zero(name: str, value: Any, *, strict: bool) -> float:
+    allowed = f"a finite number {'>' if strict else '>='} 0"
+    v = _in_bounds(name, value, allowed)
+    if v < 0 or (strict and v == 0):
+        raise ValueError(f"{name} must be {allowed}, got {value!r}")
+    return v
+
+
 def positive(name: str, value: Any) -> float:
     """A finite number > 0 (a learning rate, a divisor, a scale).
 
     >>> positive("div", 25)
     25.0
     """
-    v = _in_bounds(name, value, "a finite number > 0")
-    if not v > 0:
-        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
-    return v
+    return _above_zero(name, value, strict=True)
 
 
 def nonnegative(name: str, value: Any) -> float:
@@ -100,10 +105,7 @@ def nonnegative(name: str, value: Any) -> float:
     >>> nonnegative("weight_decay", 0)
     0.0
     """
-    v = _in_bounds(name, value, "a finite number >= 0")
-    if v < 0:
-        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
-    return v
+    return _above_zero(name, value, strict=False)
 
 
 def in_range(

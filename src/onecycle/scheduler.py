@@ -85,6 +85,13 @@ def _watch_steps(optimizer: Optimizer) -> None:
     optimizer.step = counted  # type: ignore[method-assign]
 
 
+def _check_optimizer(optimizer: Any) -> None:
+    if not isinstance(optimizer, Optimizer):
+        raise TypeError(
+            f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}"
+        )
+
+
 def _writer(adapter: Any, group: dict, name: str, oname: str) -> Callable[[float], None]:
     """A fast setter for one hyper-parameter of one param group."""
     key = adapter.key_for(name, oname)
@@ -181,10 +188,7 @@ class ParamScheduler(LRScheduler):
         on_end: str = "hold",
         last_epoch: int = -1,
     ) -> None:
-        if not isinstance(optimizer, Optimizer):
-            raise TypeError(
-                f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}"
-            )
+        _check_optimizer(optimizer)
         self.on_end = _validate.choice("on_end", on_end, ON_END)
         start = _validate.integer("last_epoch", last_epoch, least=-1)
         self.optimizer = optimizer
@@ -592,9 +596,10 @@ class OneCycle(ParamScheduler):
         momentum: ``(high, low)`` (or ``(start, low, end)``) for every group, a list
             with one such cycle per param group, or ``None`` to leave momentum alone.
         last_epoch: torch's keyword and meaning (see :class:`ParamScheduler`).
-        **options: the other :class:`~onecycle.schedule.OneCycleSchedule` keywords:
-            ``style``, ``div``, ``final_div``, ``pct_start``, ``annihilate``, ``anneal``,
-            ``three_phase``, ``on_end``.
+        **options: the other :class:`~onecycle.schedule.OneCycleSchedule` keywords
+            (``None`` means the style's default): ``style``, ``div``, ``final_div``,
+            ``pct_start``, ``annihilate``, ``anneal``, ``three_phase``, ``on_end``;
+            anything else is a ``TypeError`` naming it.
 
     Call ``step()`` once per optimizer step. ``state_dict()`` resumes at any step;
     ``replan()`` changes the length of a run in progress. ``base_lrs`` are the initial
@@ -617,28 +622,16 @@ class OneCycle(ParamScheduler):
         *,
         epochs: int | None = None,
         steps_per_epoch: int | None = None,
-        style: str = "smith",
-        div: float | None = None,
-        final_div: float | None = None,
-        pct_start: float | None = None,
-        annihilate: float | None = None,
-        anneal: str | None = None,
-        three_phase: bool | None = None,
         momentum: Sequence[float] | Sequence[Sequence[float]] | None = STYLE_DEFAULT,
-        on_end: str = "hold",
         last_epoch: int = -1,
+        **options: Any,
     ) -> None:
-        if not isinstance(optimizer, Optimizer):
-            raise TypeError(
-                f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}"
-            )
+        _check_optimizer(optimizer)
         total_steps = _cycle_length(total_steps, epochs, steps_per_epoch)
         n = len(optimizer.param_groups)
         max_lrs = _per_group_lrs(max_lr, n)
-        opts: dict[str, Any] = dict(
-            style=style, div=div, final_div=final_div, pct_start=pct_start,
-            annihilate=annihilate, anneal=anneal, three_phase=three_phase, on_end=on_end,
-        )
+        opts = {k: v for k, v in options.items() if v is not None}
+        OneCycleSchedule.check_options(**opts)  # unknown or bad options: before anything
         built: dict[tuple[float, Any], OneCycleSchedule] = {}
         for m, mom in zip(max_lrs, _per_group_momenta(momentum, n)):
             if (m, mom) not in built:
@@ -652,8 +645,8 @@ class OneCycle(ParamScheduler):
                 shared.setdefault(s.momentum_spec, s.momentum_schedule)
             table["momentum"] = [shared[s.momentum_spec] for s in self.schedules]
         self.max_lrs = max_lrs
-        super().__init__(optimizer, table, total_steps=total_steps, on_end=on_end,
-                         last_epoch=last_epoch)
+        super().__init__(optimizer, table, total_steps=total_steps,
+                         on_end=opts.get("on_end", "hold"), last_epoch=last_epoch)
         self.base_lrs = [s.initial_lr for s in self.schedules]
 
     @property

@@ -25,11 +25,12 @@ data), :mod:`~onecycle.schedule.onecycle` (``OneCycleSchedule``),
 :mod:`~onecycle.schedule.spec` (``schedule_from_dict``).
 
 Example:
-    >>> s = OneCycleSchedule(total_steps=1000, max_lr=0.8)
-    >>> round(s.lr(0), 6), round(s.lr(450), 6), round(s.lr(999), 6)
-    (0.08, 0.8, 0.0008)
-    >>> s.momentum(0), round(s.momentum(450), 6)
-    (0.95, 0.85)
+    >>> cycle = OneCycleSchedule(total_steps=100, max_lr=0.8, style="torch")
+    >>> round(cycle.lr(29), 6), style_defaults("torch").div
+    (0.8, 25.0)
+    >>> warm = join([linear(0.0, 1.0), cosine(1.0, 0.0)], [0, 10, 100])
+    >>> warm(10), round(wsd(100, 0.8).lr(90), 6)
+    (1.0, 0.4)
 """
 
 from __future__ import annotations
