@@ -31,6 +31,7 @@ _EXPORTS: dict[str, str] = {
     "cosine": "onecycle.schedule",
     "exponential": "onecycle.schedule",
     "constant": "onecycle.schedule",
+    "style_defaults": "onecycle.schedule", "warmup_cosine": "onecycle.schedule", "linear_decay": "onecycle.schedule", "wsd": "onecycle.schedule", "constant_lr": "onecycle.schedule", "schedule_from_dict": "onecycle.schedule",  # noqa: E501
     # torch schedulers and adapters
     "OneCycle": "onecycle.scheduler",
     "ParamScheduler": "onecycle.scheduler",
