@@ -44,6 +44,7 @@ _EXPORTS: dict[str, str] = {
     "suggest": "onecycle.finder.suggest",
     "SUGGESTERS": "onecycle.finder",
     "choose_max_lr": "onecycle.finder", "NoUsableLR": "onecycle.finder",
+    "FinderOptions": "onecycle.finder",
     # training
     "Trainer": "onecycle.train",
     "History": "onecycle.train",
