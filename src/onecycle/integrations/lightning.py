@@ -12,8 +12,10 @@ onecycle[lightning]``.
   run continues the schedule at the exact step.
 * :class:`LRFinderCallback` runs :func:`onecycle.finder.lr_find` when training starts
   (model, optimizer and RNG states restored afterwards), using the module's
-  ``training_step`` as the loss. With ``OneCycleCallback(max_lr=None)`` placed after
-  it, the cycle uses its suggestion.
+  ``training_step`` as the loss, and picks the peak with
+  :func:`onecycle.finder.choose_max_lr` (a curve without a usable LR raises
+  ``NoUsableLR``). With ``OneCycleCallback(max_lr=None)`` placed after it, the cycle
+  uses that pick, one peak per param group at the sweep's ratios.
 
 Example:
     >>> import onecycle.integrations.lightning as oc_pl    # Lightning not imported yet
@@ -45,12 +47,6 @@ def _base() -> type:
 
 
 _CLASSES: dict[str, type] = {}
-
-
-def _loss_of(output: Any) -> Any:
-    if isinstance(output, dict):
-        return output["loss"]
-    return output
 
 
 @contextlib.contextmanager
@@ -87,30 +83,23 @@ def _make_classes() -> dict[str, type]:
             if self.max_lr is not None:
                 return self.max_lr
             for cb in trainer.callbacks:
-                sug = getattr(cb, "suggestion", None)
-                if cb.__class__.__name__ == "LRFinderCallback" and sug is not None:
-                    if sug.lr is None:
-                        raise ValueError(
-                            "the LR range test found no usable learning rate "
-                            f"({sug.reason}); pass OneCycleCallback(max_lr=...)"
-                        )
-                    return float(sug.lr)
+                if cb.__class__.__name__ == "LRFinderCallback" and cb.choice is not None:
+                    per_group = cb.choice.per_group
+                    return list(per_group) if len(per_group) > 1 else cb.choice.lr
             raise ValueError(
                 "OneCycleCallback(max_lr=None) needs an LRFinderCallback before it in "
                 "the callbacks list, or pass max_lr"
             )
 
         def on_train_start(self, trainer: Any, pl_module: Any) -> None:
-            from ..hyper import supports_momentum
             from ..scheduler import OneCycle
+            from ..train.options import cycle_momentum_default
 
             if not trainer.optimizers:
                 raise ValueError("OneCycleCallback: configure_optimizers returned no optimizer")
             opt = trainer.optimizers[0]
             total = int(trainer.estimated_stepping_batches)
-            opts = dict(self.options)
-            if "momentum" not in opts and not supports_momentum(opt):
-                opts["momentum"] = None
+            opts, _ = cycle_momentum_default(opt, self.options)
             self.scheduler = OneCycle(opt, self._resolve_max_lr(trainer), total_steps=total,
                                       **opts)
             if self._pending is not None:
@@ -150,9 +139,11 @@ def _make_classes() -> dict[str, type]:
             self.finder_kw = finder_kw
             self.result: Any = None
             self.suggestion: Any = None
+            self.choice: Any = None
 
         def on_train_start(self, trainer: Any, pl_module: Any) -> None:
-            from ..finder import lr_find
+            from ..finder import choose_max_lr, lr_find
+            from ..step import read_output
 
             if self.result is not None or trainer.global_step > 0:
                 return  # once per fit, not again on resume
@@ -162,15 +153,16 @@ def _make_classes() -> dict[str, type]:
             opt = trainer.optimizers[0]
 
             def step_fn(model: Any, batch: Any) -> Any:
-                return _loss_of(model.training_step(batch, 0))
+                return read_output(model.training_step(batch, 0), source="training_step").loss
 
             kw = dict(self.finder_kw)
             kw.setdefault("progress", False)
             kw.setdefault("device", pl_module.device)
             with _quiet_logging(pl_module):
                 self.result = lr_find(pl_module, opt, None, loader, step_fn=step_fn, **kw)
-            self.suggestion = (self.result.suggest(self.method) if self.method
-                               else self.result.suggest())
+            # the one rule from a curve to a cycle's peak (NoUsableLR says why not)
+            self.choice = choose_max_lr(self.result, method=self.method)
+            self.suggestion = self.choice.suggestion
 
     _OneCycleCallback.__name__ = _OneCycleCallback.__qualname__ = "OneCycleCallback"
     _LRFinderCallback.__name__ = _LRFinderCallback.__qualname__ = "LRFinderCallback"
@@ -191,9 +183,9 @@ _DOCS = {
     >>> # lightning.Trainer(max_epochs=5, callbacks=[OneCycleCallback(0.5)])
     """,
     "LRFinderCallback": """``LRFinderCallback(*, method=None, **lr_find_options)``: run the
-    LR range test at the start of training; ``.result`` (an ``LRFinderResult``) and
-    ``.suggestion`` are kept on the callback. The module's ``training_step`` provides
-    the loss.
+    LR range test at the start of training; ``.result`` (an ``LRFinderResult``),
+    ``.choice`` (the :class:`~onecycle.finder.MaxLRChoice`) and ``.suggestion`` are kept
+    on the callback. The module's ``training_step`` provides the loss.
 
     >>> # lightning.Trainer(callbacks=[LRFinderCallback(), OneCycleCallback(None)])
     """,
