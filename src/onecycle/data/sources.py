@@ -258,6 +258,7 @@ def resolve(
     seed: int = 0,
     flatten: bool = False,
     allow_imports: bool = True,
+    **options: Any,
 ) -> DatasetBundle:
     """Turn a dataset specification into a :class:`DatasetBundle`.
 
@@ -265,7 +266,8 @@ def resolve(
     for :func:`load`), a ``"package.module:function"`` import path, or a callable.
     The function is called without arguments and must return a ``DatasetBundle``,
     ``(x, y)`` arrays, ``(x_train, y_train, x_test, y_test)`` arrays, or a mapping
-    with those keys (a scikit-learn ``Bunch`` too).
+    with those keys (a scikit-learn ``Bunch`` too). ``options`` go to a named source
+    (``seq_len=`` for text; see :func:`load`).
 
     A registered name wins over everything; then a string that reads as an import path
     is one, even when a file of that name exists (write ``./name`` for the file). It
@@ -284,6 +286,9 @@ def resolve(
         ValueError: dataset 'sklearn.datasets:load_iris' is an import path, and importing it runs code; it is refused here: pass --allow-imports (or give it on the command line, or pass allow_imports=True from Python)
     """
     kw = {"val_fraction": val_fraction, "seed": seed, "flatten": flatten}
+    if options and find_source(spec) is None:
+        raise TypeError(f"dataset options {sorted(options)} apply to named sources only "
+                        f"(e.g. 'text'), not to {spec!r}")
     if isinstance(spec, DatasetBundle):
         return spec.flattened() if flatten else spec
     if callable(spec) and not isinstance(spec, str | os.PathLike):
@@ -295,7 +300,7 @@ def resolve(
             raise ValueError(f"dataset {label!r} is not callable (it is called without "
                              "arguments and returns arrays or a DatasetBundle)")
         return from_returned(func(), label.rsplit(":", 1)[-1].rsplit(".", 1)[-1], **kw)
-    return load(spec, **kw)
+    return load(spec, **kw, **options)
 
 
 def from_returned(obj: Any, name: str, **kw: Any) -> DatasetBundle:

@@ -283,6 +283,7 @@ def load_text(
         (64,)
     """
     check.seed("seed", seed)
+    seq_len = check.integer("seq_len", seq_len, least=1)
     if path is None:
         text, name, source = default_corpus(), "text", "fortunes: " + ", ".join(FORTUNES_FILES)
     else:
