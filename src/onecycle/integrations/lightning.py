@@ -63,10 +63,8 @@ def _quiet_logging(module: Any) -> Iterator[None]:
         module.__dict__.update(saved)
 
 
-def _make_classes() -> dict[str, type]:
-    if _CLASSES:
-        return _CLASSES
-    Base = _base()
+def _one_cycle_class(Base: type) -> type:
+    """The OneCycleCallback class on Lightning's ``Callback``."""
 
     class _OneCycleCallback(Base):  # type: ignore[misc, valid-type]
         def __init__(self, max_lr: Any = None, *, record: bool = False, **options: Any):
@@ -132,6 +130,12 @@ def _make_classes() -> dict[str, type]:
         def load_state_dict(self, state_dict: dict[str, Any]) -> None:
             self._pending = state_dict.get("scheduler")
 
+    return _OneCycleCallback
+
+
+def _lr_finder_class(Base: type) -> type:
+    """The LRFinderCallback class on Lightning's ``Callback``."""
+
     class _LRFinderCallback(Base):  # type: ignore[misc, valid-type]
         def __init__(self, *, method: str | None = None, **finder_kw: Any):
             super().__init__()
@@ -164,11 +168,19 @@ def _make_classes() -> dict[str, type]:
             self.choice = choose_max_lr(self.result, method=self.method)
             self.suggestion = self.choice.suggestion
 
-    _OneCycleCallback.__name__ = _OneCycleCallback.__qualname__ = "OneCycleCallback"
-    _LRFinderCallback.__name__ = _LRFinderCallback.__qualname__ = "LRFinderCallback"
-    _OneCycleCallback.__module__ = _LRFinderCallback.__module__ = __name__
-    _CLASSES["OneCycleCallback"] = _OneCycleCallback
-    _CLASSES["LRFinderCallback"] = _LRFinderCallback
+    return _LRFinderCallback
+
+
+def _make_classes() -> dict[str, type]:
+    if _CLASSES:
+        return _CLASSES
+    Base = _base()
+    for name, factory in (("OneCycleCallback", _one_cycle_class),
+                          ("LRFinderCallback", _lr_finder_class)):
+        cls = factory(Base)
+        cls.__name__ = cls.__qualname__ = name
+        cls.__module__ = __name__
+        _CLASSES[name] = cls
     return _CLASSES
 
 
