@@ -11,10 +11,12 @@ generators; their states are restored afterwards.
 Signals are float32 ``(N, 1, 40)`` (one channel), centred and scaled to unit variance by
 the generator; the validation split is a stratified ``val_fraction`` of the 4000.
 
-Example:
-    >>> b = load_mnist1d()
-    >>> b.input_shape, b.num_classes, (len(b.train) + len(b.val), len(b.test))
+Example (needs ``pip install mnist1d``, as the tests in tests/test_data_sources.py do):
+    >>> b = load_mnist1d()  # doctest: +SKIP
+    >>> b.input_shape, b.num_classes, (len(b.train) + len(b.val), len(b.test))  # doctest: +SKIP
     ((1, 40), 10, (4000, 1000))
+    >>> MNIST1D_INSTALL
+    'pip install mnist1d'
 """
 
 from __future__ import annotations
@@ -60,8 +62,8 @@ def generate_mnist1d() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """``(x_train, y_train, x_test, y_test)``: 4000 + 1000 signals of length 40 (read-only).
 
     Example:
-        >>> x, y, xt, yt = generate_mnist1d()
-        >>> x.shape, xt.shape
+        >>> x, y, xt, yt = generate_mnist1d()  # doctest: +SKIP
+        >>> x.shape, xt.shape  # doctest: +SKIP
         ((4000, 40), (1000, 40))
     """
     return _generate()
@@ -75,7 +77,7 @@ def load_mnist1d(
     ``flatten=True`` gives ``(40,)`` inputs for an MLP.
 
     Example:
-        >>> load_mnist1d(flatten=True).input_shape
+        >>> load_mnist1d(flatten=True).input_shape  # doctest: +SKIP
         (40,)
     """
     val_fraction = check.in_range("val_fraction", val_fraction, 0.0, 1.0, high_open=True)
