@@ -457,3 +457,16 @@ def test_history_diverged_tells_a_stopped_fit_from_a_good_one() -> None:
         bad = t.fit_one_cycle(1, max_lr=1e30)
     assert bad.diverged is not None and "try max_lr" in bad.diverged["message"]
     assert t.history.diverged == bad.diverged and math.isfinite(bad.diverged["lr"])
+
+
+def test_an_unwritable_checkpoint_dir_is_found_at_construction(tmp_path: Path) -> None:
+    from onecycle._io import WriteError, check_writable_dir
+
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    with pytest.raises(WriteError, match=r"cannot write to directory .*file/ck"):
+        check_writable_dir(blocker / "ck")
+    with pytest.raises(CheckpointError, match=r"checkpoint_dir .*file/ck is not writable"):
+        trainer(checkpoint_dir=blocker / "ck")
+    assert check_writable_dir(tmp_path / "a" / "b").is_dir()
+    assert sorted(p.name for p in (tmp_path / "a" / "b").iterdir()) == []

@@ -39,6 +39,7 @@ __all__ = [
     "read_json",
     "read_json_as",
     "remove_stale_temporaries",
+    "check_writable_dir",
     "MAX_JSON_DEPTH",
 ]
 
@@ -220,3 +221,25 @@ def remove_stale_temporaries(directory: str | os.PathLike[str], name: str) -> li
         except OSError:
             pass
     return removed
+
+
+def check_writable_dir(directory: str | os.PathLike[str]) -> Path:
+    """``directory``, created if needed, after checking that a file can be written in it
+    (found before hours of work, not at the first save); a :class:`WriteError` naming it
+    otherwise.
+
+    >>> import tempfile
+    >>> check_writable_dir(Path(tempfile.mkdtemp()) / "a" / "b").name
+    'b'
+    """
+    d = Path(directory)
+    try:
+        d.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".onecycle-write-test-", dir=d)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        err = WriteError(f"cannot write to directory {d}: {exc.strerror or exc}")
+        err.errno = getattr(exc, "errno", None)
+        raise err from exc
+    return d

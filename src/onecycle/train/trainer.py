@@ -26,13 +26,13 @@ from __future__ import annotations
 
 import copy
 import os
-import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from .._io import WriteError, check_writable_dir
 from .._plain import to_plain
 from .._rng import seed_everything
 from .._threads import torch_threads
@@ -197,14 +197,10 @@ class Trainer:
     def _probe_checkpoint_dir(directory: Path) -> None:
         # found at construction, not at the first save after an epoch of training
         try:
-            directory.mkdir(parents=True, exist_ok=True)
-            fd, probe = tempfile.mkstemp(prefix=".write-test-", dir=directory)
-            os.close(fd)
-            os.unlink(probe)
-        except OSError as exc:
-            raise CheckpointError(
-                f"checkpoint_dir {directory} is not writable: {exc.strerror or exc}"
-            ) from exc
+            check_writable_dir(directory)
+        except WriteError as exc:
+            raise CheckpointError(f"checkpoint_dir {directory} is not writable: "
+                                  f"{exc.__cause__ or exc}") from exc.__cause__
 
     # ------------------------------------------------------------------ state of a fit
     @property
