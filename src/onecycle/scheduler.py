@@ -603,9 +603,16 @@ class OneCycle(ParamScheduler):
 
     Call ``step()`` once per optimizer step. ``state_dict()`` resumes at any step;
     ``replan()`` changes the length of a run in progress. ``base_lrs`` are the initial
-    LRs of the cycle (``max_lr / div`` per group), as in torch's ``OneCycleLR``; where
-    ``style="torch"`` differs from ``OneCycleLR`` on purpose is listed in
-    docs/schedules.md.
+    LRs of the cycle (``max_lr / div`` per group), as in torch's ``OneCycleLR``.
+
+    ``style="torch"`` gives ``OneCycleLR``'s values bit for bit for steps
+    ``0 .. T-1`` and differs on purpose in this (the table is in docs/schedules.md):
+    after the ``T``-th ``step()`` it holds the final value where torch extrapolates
+    (a negative LR for linear annealing at ``T=10``); tiny cycles that make torch
+    divide by zero are finite; nothing is written into the param groups (torch adds
+    ``initial_lr``, ``max_lr``, ...); per-group momentum is
+    ``momentum=[(high, low), ...]`` (torch: ``base_momentum=[...]``,
+    ``max_momentum=[...]``); ``get_last_lr()`` returns floats even for tensor LRs.
 
     >>> import torch
     >>> opt = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))])
