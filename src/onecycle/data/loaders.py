@@ -103,7 +103,13 @@ class TensorLoader:
 
     @property
     def tensors(self) -> tuple[torch.Tensor, ...]:
-        """The dataset's tensors."""
+        """The dataset's tensors.
+
+        Example:
+            >>> import torch
+            >>> [t.shape[0] for t in TensorLoader((torch.zeros(3, 2), torch.zeros(3))).tensors]
+            [3, 3]
+        """
         return self.dataset.tensors
 
     def _num_samples(self) -> int:
@@ -117,11 +123,25 @@ class TensorLoader:
         return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
 
     def set_epoch(self, epoch: int) -> None:
-        """Use ``epoch`` for the next iteration (later iterations count on from it)."""
+        """Use ``epoch`` for the next iteration (later iterations count on from it).
+
+        Example:
+            >>> import torch
+            >>> loader = TensorLoader((torch.arange(8),), 8, shuffle=True, seed=1)
+            >>> loader.set_epoch(2); first = next(iter(loader))[0]
+            >>> loader.set_epoch(2); torch.equal(first, next(iter(loader))[0])
+            True
+        """
         self.epoch = int(epoch)
 
     def order(self, epoch: int | None = None) -> torch.Tensor | None:
-        """Indices this rank visits in ``epoch`` (``None`` means plain order, unsharded)."""
+        """Indices this rank visits in ``epoch`` (``None`` means plain order, unsharded).
+
+        Example:
+            >>> import torch
+            >>> TensorLoader((torch.arange(5),), 2, num_replicas=2, rank=1).order(0).tolist()
+            [1, 3, 0]
+        """
         epoch = self.epoch if epoch is None else epoch
         n = len(self.dataset)
         if not self.shuffle and self.num_replicas == 1:

@@ -48,7 +48,15 @@ class NumpyOnlyUnpickler(pickle.Unpickler):
     }
 
     def find_class(self, module: str, name: str) -> Any:
-        """The allowed numpy constructors; any other global is refused."""
+        """The allowed numpy constructors; any other global is refused.
+
+        Example:
+            >>> import io
+            >>> NumpyOnlyUnpickler(io.BytesIO()).find_class("os", "system")
+            Traceback (most recent call last):
+            ...
+            _pickle.UnpicklingError: refusing to load os.system from a data pickle (only numpy arrays allowed)
+        """
         if (module, name) not in self._ALLOWED:
             raise pickle.UnpicklingError(
                 f"refusing to load {module}.{name} from a data pickle (only numpy arrays allowed)"

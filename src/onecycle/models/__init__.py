@@ -3,21 +3,15 @@
 Every factory takes ``input_shape`` and ``num_classes`` (the number of outputs: classes,
 regression targets, or a language model's vocabulary size) and returns an ``nn.Module``:
 
-==================  ===============  ==================================================
-name                input_shape      what
-==================  ===============  ==================================================
-``mlp``             any              flatten, ``Linear-ReLU-Dropout`` per hidden layer;
-                                     ``num_classes=1`` is a regression head
-``lenet``           ``(C, H, W)``    LeNet-5 style (ReLU, max-pool)
-``caffe_lenet``     ``(C, H, W)``    Caffe's MNIST LeNet
-``small_cnn``       ``(C, H, W)``    VGG-like, BatchNorm, global average pooling
-``resnet20/56``     ``(C, H, W)``    CIFAR ResNets (He et al., 2016)
-``cnn1d``           ``(C, L)``       three strided ``Conv1d`` stages (MNIST-1D)
-``char_transformer``  ``(T,)``       causal transformer; ``model(input_ids, labels)``
-                                     returns ``.loss`` and ``.logits``
-``hf_gpt2_tiny``    ``(T,)``         a random GPT-2 from ``transformers`` (optional),
-                                     same batches and outputs as ``char_transformer``
-==================  ===============  ==================================================
+* ``mlp`` -- any shape (flattened): ``Linear-ReLU-Dropout`` per hidden layer;
+  ``num_classes=1`` is a regression head;
+* ``lenet``, ``caffe_lenet``, ``small_cnn``, ``resnet20``, ``resnet56`` -- images
+  ``(C, H, W)``;
+* ``cnn1d`` -- signals ``(C, L)`` (MNIST-1D);
+* ``char_transformer`` -- token ids ``(T,)``: a small causal transformer whose
+  ``model(input_ids, labels)`` returns ``.loss`` and ``.logits``;
+* ``hf_gpt2_tiny`` -- the same batches and outputs from a random GPT-2 of Hugging Face
+  ``transformers`` (optional; imported only when built).
 
 Classifiers return logits ``(N, num_classes)``; the language models return an object
 with ``.logits`` ``(N, T, vocab)`` and, given ``labels``, ``.loss``. Every factory takes

@@ -45,9 +45,17 @@ HF_INSTALL = "pip install 'onecycle[hf]'  (or: pip install transformers)"
 class HFCausalLM(nn.Module):
     """A Hugging Face causal LM that takes next-character ``labels`` (see the module docs).
 
-    Example:
-        >>> HFCausalLM.__name__
-        'HFCausalLM'
+    Example (any module with Hugging Face's ``forward(input_ids, labels)`` fits):
+        >>> import torch
+        >>> class Seen(torch.nn.Module):  # records what the HF model is given
+        ...     def forward(self, input_ids, labels=None):
+        ...         self.seen = input_ids
+        ...         return CausalLMOutput(torch.zeros(*input_ids.shape, 3), torch.tensor(0.0))
+        >>> m = HFCausalLM(Seen())
+        >>> w = torch.tensor([[0, 1, 2, 0, 1]])
+        >>> out = m(w[:, :-1], labels=w[:, 1:])
+        >>> m.hf.seen.tolist(), tuple(out.logits.shape)
+        ([[0, 1, 2, 0, 1]], (1, 4, 3))
     """
 
     def __init__(self, hf_model: nn.Module) -> None:
@@ -60,8 +68,12 @@ class HFCausalLM(nn.Module):
         """Logits ``(B, T, V)``; with next-character ``labels`` the mean loss too.
 
         Example:
-            >>> HFCausalLM.forward.__name__
-            'forward'
+            >>> import torch
+            >>> class Zero(torch.nn.Module):
+            ...     def forward(self, input_ids, labels=None):
+            ...         return CausalLMOutput(torch.zeros(*input_ids.shape, 2))
+            >>> HFCausalLM(Zero())(torch.zeros(3, 4, dtype=torch.long)).logits.shape
+            torch.Size([3, 4, 2])
         """
         if labels is None:
             return CausalLMOutput(self.hf(input_ids=input_ids, **kwargs).logits)

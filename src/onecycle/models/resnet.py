@@ -92,6 +92,13 @@ class CifarResNet(nn.Module):
                 )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits ``(N, num_classes)`` for images ``(N, C, H, W)``.
+
+        Example:
+            >>> import torch
+            >>> CifarResNet(8, in_channels=1, num_classes=3)(torch.zeros(2, 1, 8, 8)).shape
+            torch.Size([2, 3])
+        """
         x = self.blocks(self.stem(x))
         return self.fc(self.dropout(torch.flatten(self.pool(x), 1)))
 
