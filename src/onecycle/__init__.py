@@ -47,6 +47,7 @@ _EXPORTS: dict[str, str] = {
     "FinderOptions": "onecycle.finder",
     # training
     "Trainer": "onecycle.train",
+    "TrainerOptions": "onecycle.train",
     "History": "onecycle.train",
     "Callback": "onecycle.train",
     "EarlyStopping": "onecycle.train",
