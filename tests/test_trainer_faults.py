@@ -470,3 +470,19 @@ def test_an_unwritable_checkpoint_dir_is_found_at_construction(tmp_path: Path) -
         trainer(checkpoint_dir=blocker / "ck")
     assert check_writable_dir(tmp_path / "a" / "b").is_dir()
     assert sorted(p.name for p in (tmp_path / "a" / "b").iterdir()) == []
+
+
+def test_histories_keep_their_on_disk_format_both_ways(tmp_path: Path) -> None:
+    """The JSON a history was written as before the one cleaner (to_plain) still reads,
+    and what is written now is the same text."""
+    old = ('{"format": "onecycle-history", "version": 1, "lr": [0.1, 0.2], '
+           '"momentum": [0.9, null], "loss": [1.5, "nan"], "records": [{"epoch": 0, '
+           '"iteration": 2, "train_loss": "inf", "val_loss": 0.5}], "meta": {"x": '
+           '[1, "-inf"]}, "fits": [{"kind": "constant", "start_epoch": 0, '
+           '"start_iteration": 0}]}')
+    p = tmp_path / "old.json"
+    p.write_text(old)
+    h = History.load(p)
+    assert h.lr == [0.1, 0.2] and h.momentum == [0.9, None] and math.isnan(h.loss[1])
+    assert h.records[0]["train_loss"] == math.inf and h.meta["x"] == [1, -math.inf]
+    assert json.loads(h.to_json()) == json.loads(old)
