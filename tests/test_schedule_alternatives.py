@@ -182,10 +182,11 @@ def curves(draw: st.DrawFn) -> Curve:
 @given(curves(), st.floats(0.0, 1.0))
 def test_property_curves_stay_between_their_ends_and_hit_them(c: Curve, pct: float) -> None:
     lo, hi = sorted((c.start, c.end))
+    tol = 1e-12 * hi  # torch's formulas are exact only up to the rounding of the larger end
     v = c(pct)
-    assert lo * (1 - 1e-12) <= v <= hi * (1 + 1e-12)
-    assert c(0.0) == pytest.approx(c.start, rel=1e-12)
-    assert c(1.0) == pytest.approx(c.end, rel=1e-12)
+    assert lo - tol <= v <= hi + tol
+    assert c(0.0) == pytest.approx(c.start, abs=tol)
+    assert c(1.0) == pytest.approx(c.end, abs=tol)
     assert Curve.from_dict(json.loads(json.dumps(c.to_dict()))) == c
 
 
