@@ -208,7 +208,7 @@ def test_search_not_available(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
     assert code == 1
     err = _err_lines(capsys)
     assert len(err) == 1 and err[0].startswith("onecycle: error:")
-    assert "not available yet" in err[0]
+    assert "not available in this installation" in err[0]
 
 
 def test_search_momentum_dispatch(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,

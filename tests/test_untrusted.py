@@ -376,7 +376,7 @@ def test_every_user_string_in_the_report_is_escaped(tmp_path: Path, x: str) -> N
 
     fig = Figure(figsize=(2, 1))
     fig.add_subplot().plot([0, 1])
-    png = report._fig_png(fig)
+    png = report.figure_png(fig)
     figures = {"finder": png, "schedule": png, "comparison": png, x: png}
     config_text = f'name = {json.dumps(x)}\nmodel = {json.dumps(x)}\n'
     path = report.write_report(tmp_path / "out", _summary(x), figures, config_text,
@@ -438,7 +438,7 @@ FORBIDDEN = {"eval", "exec", "compile", "__import__", "pickle.load", "pickle.loa
 
 # dynamic imports of user-named modules: the documented ``module:function`` specs
 # for --dataset / --model (a configuration naming them is trusted like a script)
-DYNAMIC_IMPORTS = {("_imports.py", "import_object"), ("pipeline.py", "_import_object")}
+DYNAMIC_IMPORTS = {("_imports.py", "import_object")}
 
 
 def _func_of(node: ast.AST, parents: dict[ast.AST, ast.AST]) -> str:

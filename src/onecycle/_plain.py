@@ -26,45 +26,47 @@ __all__ = ["to_plain", "from_plain"]
 _SPECIAL = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
 
 
-def _float(f: float, nan: Any) -> Any:
+_INF = ("inf", "-inf")
+
+
+def _float(f: float, nan: Any, inf: tuple[Any, Any]) -> Any:
     if math.isnan(f):
         return nan
     if math.isinf(f):
-        return "inf" if f > 0 else "-inf"
+        return inf[0] if f > 0 else inf[1]
     return f
 
 
-def to_plain(obj: Any, *, nan: Any = None) -> Any:
-    """A strict-JSON copy of ``obj`` (see the module docs); ``nan`` is what NaN becomes.
+def to_plain(obj: Any, *, nan: Any = None, inf: tuple[Any, Any] = _INF) -> Any:
+    """A strict-JSON copy of ``obj`` (see the module docs); ``nan`` is what NaN becomes,
+    ``inf`` what ``(+inf, -inf)`` become.
 
     >>> import numpy as np
     >>> to_plain({"x": np.float32(0.5), "y": np.arange(2)}, nan="nan")
     {'x': 0.5, 'y': [0, 1]}
+    >>> to_plain([float("inf"), float("-inf")], inf=(None, None))
+    [None, None]
     """
     if obj is None or isinstance(obj, (bool, str)):
         return obj
     if isinstance(obj, int):
         return int(obj)
     if isinstance(obj, float):
-        return _float(obj, nan)
+        return _float(obj, nan, inf)
     if isinstance(obj, Mapping):
-        return {str(k): to_plain(v, nan=nan) for k, v in obj.items()}
+        return {str(k): to_plain(v, nan=nan, inf=inf) for k, v in obj.items()}
     if isinstance(obj, (list, tuple, set, frozenset)):
-        return [to_plain(v, nan=nan) for v in obj]
+        return [to_plain(v, nan=nan, inf=inf) for v in obj]
     if isinstance(obj, os.PathLike):
         return os.fspath(obj)
-    if hasattr(obj, "tolist") and callable(obj.tolist):  # numpy / torch values
-        try:
-            return to_plain(obj.tolist(), nan=nan)
-        except (TypeError, ValueError, RuntimeError):
-            pass
-    if hasattr(obj, "item") and callable(obj.item):
-        try:
-            return to_plain(obj.item(), nan=nan)
-        except (TypeError, ValueError, RuntimeError):
-            pass
-    if hasattr(obj, "to_dict") and callable(obj.to_dict):
-        return to_plain(obj.to_dict(), nan=nan)
+    for method in ("tolist", "item", "to_dict"):  # numpy / torch values, result objects
+        fn = getattr(obj, method, None)
+        if callable(fn):
+            try:
+                return to_plain(fn(), nan=nan, inf=inf)
+            except (TypeError, ValueError, RuntimeError):
+                if method == "to_dict":
+                    raise
     return str(obj)
 
 

@@ -52,8 +52,37 @@ __all__ = [
     "ScheduleConfig",
     "WeightDecayConfig",
     "load_config",
+    "parse_toml",
     "to_toml",
+    "TOML_PARSER",
 ]
+
+#: The module that reads TOML (``tomllib``, or the ``tomli`` backport); it only parses
+#: data, so a configuration file can never run code.
+TOML_PARSER = _toml
+
+
+def parse_toml(text: str, *, source: str | None = None) -> dict[str, Any]:
+    """The TOML document ``text`` as a dict; anything that is not valid TOML (including
+    nesting too deep for the parser) is a one-line :class:`ConfigError`.
+
+    >>> parse_toml("epochs = 2")
+    {'epochs': 2}
+    >>> parse_toml("a = " + "[" * 100000)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    onecycle.config.ConfigError: not valid TOML: nested too deeply ...
+    """
+    where = f"{source}: " if source else ""
+    if _toml is None:  # pragma: no cover - Python 3.10 without tomli
+        raise ConfigError("reading TOML needs Python >= 3.11 or the 'tomli' package")
+    try:
+        return _toml.loads(text)
+    except _toml.TOMLDecodeError as err:
+        raise ConfigError(f"{where}not valid TOML: {err}") from None
+    except RecursionError:
+        raise ConfigError(f"{where}not valid TOML: nested too deeply for the parser "
+                          "(arrays or tables inside each other thousands of times)") from None
 
 
 class ConfigError(ValueError):
@@ -120,6 +149,46 @@ def _describe(value: Any) -> str:
     return repr(value)
 
 
+def _as_int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return None
+
+
+def _as_number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    out = float(value)
+    return None if math.isnan(out) else out
+
+
+def _as_numbers(value: Any, kind: str) -> list[float] | None:
+    if isinstance(value, str | bytes) or not isinstance(value, list | tuple):
+        return None
+    items = [_as_number(v) for v in value]
+    if any(v is None for v in items):
+        return None
+    if (kind == "pair" and len(items) != 2) or (kind == "floats" and not items):
+        return None
+    return items  # type: ignore[return-value]
+
+
+def _as_table(key: str, value: Any) -> dict[str, Any] | None:
+    if not isinstance(value, Mapping):
+        return None
+    for k, v in value.items():
+        if not isinstance(k, str) or not k.isidentifier():
+            raise ConfigError(
+                f"config key '{key}.{k}' is invalid: option names must be Python identifiers"
+            )
+        _check_plain(f"{key}.{k}", v)
+    return dict(value)
+
+
 def _coerce(key: str, value: Any, spec: _Spec) -> Any:
     """Check ``value`` against ``spec``; return it normalised (ints to floats etc.)."""
 
@@ -133,54 +202,24 @@ def _coerce(key: str, value: Any, spec: _Spec) -> Any:
         raise bad()
     kind = spec.kind
     if kind == "int":
-        if isinstance(value, bool) or not isinstance(value, int):
-            if isinstance(value, float) and value.is_integer():
-                value = int(value)
-            else:
-                raise bad()
-        out: Any = int(value)
+        out: Any = _as_int(value)
     elif kind == "float":
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise bad()
-        out = float(value)
-        if math.isnan(out):
-            raise bad()
+        out = _as_number(value)
     elif kind == "str":
-        if not isinstance(value, str):
-            raise bad()
-        out = value
-        if spec.choices and out not in spec.choices:
+        out = value if isinstance(value, str) else None
+        if out is not None and spec.choices and out not in spec.choices:
             close = difflib.get_close_matches(out, spec.choices, n=1)
             raise bad(f" (did you mean {close[0]!r}?)" if close else "")
     elif kind == "bool":
-        if not isinstance(value, bool):
-            raise bad()
-        out = value
+        out = value if isinstance(value, bool) else None
     elif kind in ("floats", "pair"):
-        if isinstance(value, str | bytes) or not isinstance(value, list | tuple):
-            raise bad()
-        items = []
-        for v in value:
-            if isinstance(v, bool) or not isinstance(v, int | float) or math.isnan(float(v)):
-                raise bad()
-            items.append(float(v))
-        if kind == "pair" and len(items) != 2:
-            raise bad()
-        if kind == "floats" and not items:
-            raise bad()
-        out = items
+        out = _as_numbers(value, kind)
     elif kind == "table":
-        if not isinstance(value, Mapping):
-            raise bad()
-        for k, v in value.items():
-            if not isinstance(k, str) or not k.isidentifier():
-                raise ConfigError(
-                    f"config key '{key}.{k}' is invalid: option names must be Python identifiers"
-                )
-            _check_plain(f"{key}.{k}", v)
-        out = dict(value)
+        out = _as_table(key, value)
     else:  # pragma: no cover - programming error
         raise AssertionError(kind)
+    if out is None:
+        raise bad()
     if spec.check is not None:
         vals = out if isinstance(out, list) else [out]
         if not all(spec.check(v) for v in vals):
@@ -290,6 +329,24 @@ class OptimizerConfig:
                          help="momentum / beta1 outside the cycle")
     nesterov: bool = _f(False, "bool", "true or false", help="SGD: Nesterov momentum")
 
+    def build(self, params: Any, lr: float, weight_decay: float) -> Any:
+        """The torch optimizer over ``params``: the one place a configuration becomes an
+        optimizer. ``momentum`` is SGD's momentum or Adam's beta1 (beta2 stays 0.999).
+
+        >>> import torch
+        >>> opt = OptimizerConfig().build(torch.nn.Linear(2, 2).parameters(), 0.1, 1e-4)
+        >>> type(opt).__name__, opt.param_groups[0]["momentum"]
+        ('SGD', 0.9)
+        """
+        import torch
+
+        if self.name == "sgd":
+            return torch.optim.SGD(params, lr=lr, momentum=self.momentum,
+                                   nesterov=self.nesterov and self.momentum > 0,
+                                   weight_decay=weight_decay)
+        cls = torch.optim.AdamW if self.name == "adamw" else torch.optim.Adam
+        return cls(params, lr=lr, betas=(self.momentum, 0.999), weight_decay=weight_decay)
+
 
 @dataclass
 class BaselineConfig:
@@ -385,14 +442,7 @@ class RunConfig:
         >>> RunConfig.from_toml_text('epochs = 2').epochs
         2
         """
-        if _toml is None:  # pragma: no cover - Python 3.10 without tomli
-            raise ConfigError("reading TOML needs Python >= 3.11 or the 'tomli' package")
-        try:
-            data = _toml.loads(text)
-        except _toml.TOMLDecodeError as err:
-            where = f"{source}: " if source else ""
-            raise ConfigError(f"{where}not valid TOML: {err}") from None
-        return cls.from_dict(data, source=source)
+        return cls.from_dict(parse_toml(text, source=source), source=source)
 
     @classmethod
     def from_toml(cls, path: str | os.PathLike[str]) -> RunConfig:
@@ -449,13 +499,14 @@ class RunConfig:
         return to_toml(self.to_dict(), comments=comments, specs=_specs_tree(type(self)))
 
     def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write ``.toml`` or ``.json`` (by suffix). Returns the path."""
+        """Write ``.toml`` or ``.json`` (by suffix), atomically: a failed write leaves the
+        previous file as it was. Returns the path."""
+        from ._io import write_json_atomic, write_text_atomic
+
         p = Path(path)
         if p.suffix.lower() == ".json":
-            p.write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
-        else:
-            p.write_text(self.to_toml(), encoding="utf-8")
-        return p
+            return write_json_atomic(p, self.to_dict(), indent=2)
+        return write_text_atomic(p, self.to_toml())
 
     def describe_keys(self) -> list[tuple[str, str, str]]:
         """``(dotted key, allowed values, help)`` for every key (for documentation).
@@ -509,12 +560,16 @@ def _cross_checks(cfg: RunConfig) -> None:
             f"config keys 'finder.start_lr' = {f.start_lr!r} and 'finder.end_lr' = "
             f"{f.end_lr!r} are invalid: expected start_lr < end_lr"
         )
-    hi, lo = cfg.schedule.momentum
-    if cfg.schedule.cycle_momentum and lo > hi:
-        raise ConfigError(
-            f"config key 'schedule.momentum' = {_describe(cfg.schedule.momentum)} is invalid: "
-            "expected [high, low] with high >= low"
-        )
+    if cfg.schedule.cycle_momentum:
+        from ._validate import momentum_cycle
+
+        try:
+            momentum_cycle("schedule.momentum", cfg.schedule.momentum)
+        except (TypeError, ValueError) as err:
+            raise ConfigError(
+                f"config key 'schedule.momentum' = {_describe(cfg.schedule.momentum)} is "
+                f"invalid: {err}"
+            ) from None
 
 
 def _specs_tree(cls: type) -> dict[str, Any]:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
-__all__ = ["plot_history"]
+__all__ = ["plot_history", "plot_comparison"]
 
 _FIT_COLOURS = {"one_cycle": "#1f77b4", "constant": "#7f7f7f", "tail": "#2ca02c"}
 
@@ -66,80 +67,100 @@ def plot_history(
     from matplotlib.figure import Figure
 
     loss = _floats(history.loss)
-    lr = _floats(history.lr)
-    mom = _floats(history.momentum)
     it = np.arange(1, len(loss) + 1)
     records = list(history.records)
-    metric_keys: list[str] = []
-    for r in records:
-        for k, v in r.items():
-            if (k.startswith("val_") or k.startswith("train_")) and k not in (
-                "val_loss", "train_loss"
-            ) and isinstance(v, (int, float)) and k not in metric_keys:
-                metric_keys.append(k)
-
+    metric_keys = _metric_keys(records)
     n_panels = 3 if metric_keys else 2
     ratios = [3, 2, 2] if metric_keys else [3, 2]
     fig = Figure(figsize=figsize or (8.0, 2.4 * n_panels + 0.6), layout="constrained")
     axes = fig.subplots(n_panels, 1, sharex=True, gridspec_kw={"height_ratios": ratios})
-    ax_loss, ax_sched = axes[0], axes[-1]
-    ax_metric = axes[1] if metric_keys else None
-
-    # ---- losses
-    if len(loss):
-        ax_loss.plot(it, loss, color="#1f77b4", alpha=0.25, lw=0.8, label="train loss (batch)")
-        if 0 < smooth < 1:
-            ax_loss.plot(it, _ema(loss, smooth), color="#1f77b4", lw=1.6,
-                         label="train loss (smoothed)")
     ep_it = np.array([r.get("iteration", np.nan) for r in records], dtype=float)
+    _loss_panel(axes[0], it, loss, records, ep_it, smooth, log_loss)
+    if metric_keys:
+        _metric_panel(axes[1], metric_keys, records, ep_it)
+    _schedule_panel(axes[-1], it, _floats(history.lr), _floats(history.momentum), log_lr)
+    _fit_marks(axes, history, it)
+    if len(it):
+        axes[-1].set_xlim(0.5, max(len(it), 1) + 0.5)
+    if title is None:
+        title = _default_title(records, len(loss))
+    if title:
+        fig.suptitle(title, fontsize=10)
+    return fig
+
+
+def _metric_keys(records: list[dict[str, Any]]) -> list[str]:
+    keys: list[str] = []
+    for r in records:
+        for k, v in r.items():
+            if (k.startswith("val_") or k.startswith("train_")) and k not in (
+                "val_loss", "train_loss"
+            ) and isinstance(v, (int, float)) and k not in keys:
+                keys.append(k)
+    return keys
+
+
+def _loss_panel(ax: Any, it: np.ndarray, loss: np.ndarray, records: list[dict[str, Any]],
+                ep_it: np.ndarray, smooth: float, log_loss: bool) -> None:
+    if len(loss):
+        ax.plot(it, loss, color="#1f77b4", alpha=0.25, lw=0.8, label="train loss (batch)")
+        if 0 < smooth < 1:
+            ax.plot(it, _ema(loss, smooth), color="#1f77b4", lw=1.6,
+                    label="train loss (smoothed)")
     for key, colour, marker in (("train_loss", "#0b3d91", "o"), ("val_loss", "#ff7f0e", "s")):
         vals = _floats([r.get(key) for r in records])
         if np.isfinite(vals).any():
-            ax_loss.plot(ep_it, vals, color=colour, marker=marker, ms=4, lw=1.4,
-                         label=key.replace("_", " ") + " (epoch)")
+            ax.plot(ep_it, vals, color=colour, marker=marker, ms=4, lw=1.4,
+                    label=key.replace("_", " ") + " (epoch)")
     finite = loss[np.isfinite(loss)]
     if finite.size:
         lo, hi = float(np.min(finite)), float(np.percentile(finite, 99))
         if hi > lo and not log_loss:
             span = hi - lo
-            ax_loss.set_ylim(lo - 0.05 * span, hi + 0.15 * span)
+            ax.set_ylim(lo - 0.05 * span, hi + 0.15 * span)
     if log_loss:
-        ax_loss.set_yscale("log")
-    ax_loss.set_ylabel("loss")
-    ax_loss.grid(alpha=0.3)
-    if ax_loss.get_legend_handles_labels()[0]:
-        ax_loss.legend(fontsize=8, loc="upper right", framealpha=0.9)
+        ax.set_yscale("log")
+    ax.set_ylabel("loss")
+    ax.grid(alpha=0.3)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=8, loc="upper right", framealpha=0.9)
 
-    # ---- metrics
-    if ax_metric is not None:
-        for k in metric_keys:
-            vals = _floats([r.get(k) for r in records])
-            ax_metric.plot(ep_it, vals, marker="o", ms=4, lw=1.4, label=k.replace("_", " "))
-        ax_metric.set_ylabel("metric")
-        ax_metric.grid(alpha=0.3)
-        ax_metric.legend(fontsize=8, loc="lower right", framealpha=0.9)
 
-    # ---- schedule
+def _metric_panel(ax: Any, keys: list[str], records: list[dict[str, Any]],
+                  ep_it: np.ndarray) -> None:
+    for k in keys:
+        vals = _floats([r.get(k) for r in records])
+        ax.plot(ep_it, vals, marker="o", ms=4, lw=1.4, label=k.replace("_", " "))
+    ax.set_ylabel("metric")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right", framealpha=0.9)
+
+
+def _schedule_panel(ax: Any, it: np.ndarray, lr: np.ndarray, mom: np.ndarray,
+                    log_lr: bool) -> None:
     if len(lr):
-        ax_sched.plot(it, lr, color="#1f77b4", lw=1.6, label="learning rate")
-    ax_sched.set_ylabel("learning rate", color="#1f77b4")
+        ax.plot(it[: len(lr)], lr, color="#1f77b4", lw=1.6, label="learning rate")
+    ax.set_ylabel("learning rate", color="#1f77b4")
     if log_lr:
-        ax_sched.set_yscale("log")
-    ax_sched.set_xlabel("iteration")
-    ax_sched.grid(alpha=0.3)
+        ax.set_yscale("log")
+    ax.set_xlabel("iteration")
+    ax.grid(alpha=0.3)
     if np.isfinite(mom).any():
-        ax_m = ax_sched.twinx()
-        ax_m.plot(it, mom, color="#d62728", lw=1.3, ls="--", label="momentum")
+        ax_m = ax.twinx()
+        ax_m.plot(it[: len(mom)], mom, color="#d62728", lw=1.3, ls="--", label="momentum")
         ax_m.set_ylabel("momentum (beta1)", color="#d62728")
         m = mom[np.isfinite(mom)]
         lo, hi = float(m.min()), float(m.max())
         pad = max((hi - lo) * 0.1, 0.005)
         ax_m.set_ylim(lo - pad, hi + pad)
-        h1, l1 = ax_sched.get_legend_handles_labels()
+        h1, l1 = ax.get_legend_handles_labels()
         h2, l2 = ax_m.get_legend_handles_labels()
-        ax_sched.legend(h1 + h2, l1 + l2, fontsize=8, loc="upper right", framealpha=0.9)
+        ax.legend(h1 + h2, l1 + l2, fontsize=8, loc="upper right", framealpha=0.9)
 
-    # ---- fit boundaries and labels
+
+def _fit_marks(axes: Any, history: Any, it: np.ndarray) -> None:
+    """Dotted lines between successive fits, their kinds, and divergence stops."""
+    ax_loss, ax_sched = axes[0], axes[-1]
     fits = list(getattr(history, "fits", []) or [])
     for j, f in enumerate(fits):
         start = int(f.get("start_iteration", 0))
@@ -163,16 +184,71 @@ def plot_history(
             ax_loss.text(x, 0.98, "diverged " if right else " diverged", color="#d62728",
                          fontsize=8, va="top", ha="right" if right else "left",
                          transform=ax_loss.get_xaxis_transform())
-    if len(it):
-        ax_sched.set_xlim(0.5, max(len(it), 1) + 0.5)
-    if title is None:
-        last = records[-1] if records else {}
-        parts = [f"{len(records)} epochs, {len(loss)} iterations"]
-        for k in ("val_loss", "val_accuracy"):
-            v = last.get(k)
-            if isinstance(v, (int, float)):
-                parts.append(f"{k.replace('_', ' ')} {v:.4g}")
-        title = "training history: " + ", ".join(parts)
-    if title:
-        fig.suptitle(title, fontsize=10)
+
+
+def _default_title(records: list[dict[str, Any]], iterations: int) -> str:
+    last = records[-1] if records else {}
+    parts = [f"{len(records)} epochs, {iterations} iterations"]
+    for k in ("val_loss", "val_accuracy"):
+        v = last.get(k)
+        if isinstance(v, (int, float)):
+            parts.append(f"{k.replace('_', ' ')} {v:.4g}")
+    return "training history: " + ", ".join(parts)
+
+
+def _epoch_series(h: Any, key: str) -> tuple[list[int], list[float]]:
+    xs, ys = [], []
+    for i, r in enumerate(h.records):
+        v = r.get(key)
+        if isinstance(v, int | float) and math.isfinite(float(v)):
+            xs.append(i + 1)
+            ys.append(float(v))
+    return xs, ys
+
+
+def plot_comparison(histories: Mapping[str, Any]) -> Any:
+    """Loss (train dashed, validation solid), validation accuracy and the LR per
+    iteration for several runs (``{"1cycle": history, "baseline": history}``).
+
+    >>> from onecycle.train import History
+    >>> h = History(); h.add_iteration(0.1, 0.9, 1.0)
+    >>> h.add_record({"epoch": 0, "train_loss": 1.0, "val_loss": 0.9, "val_accuracy": 0.5})
+    >>> len(plot_comparison({"a": h}).axes)
+    3
+    """
+    from matplotlib.figure import Figure
+
+    colours = ["#2563eb", "#6b7280", "#d97706", "#059669"]
+    fig = Figure(figsize=(12.5, 3.8), layout="constrained")
+    ax_loss, ax_acc, ax_lr = fig.subplots(1, 3)
+    for k, (label, h) in enumerate(histories.items()):
+        c = colours[k % len(colours)]
+        x, y = _epoch_series(h, "train_loss")
+        ax_loss.plot(x, y, "--", color=c, lw=1.5, marker="o", ms=3, label=f"{label} train")
+        x, y = _epoch_series(h, "val_loss")
+        ax_loss.plot(x, y, "-", color=c, lw=2, marker="o", ms=4, label=f"{label} val")
+        x, y = _epoch_series(h, "val_accuracy")
+        ax_acc.plot(x, [100 * v for v in y], "-", color=c, lw=2, marker="o", ms=4, label=label)
+        lr = [float(v) for v in h.lr]
+        ax_lr.plot(range(1, len(lr) + 1), lr, color=c, lw=1.8, label=label)
+    ax_loss.set_title("loss per epoch")
+    ax_loss.set_xlabel("epoch")
+    ax_loss.set_ylabel("cross-entropy")
+    ax_loss.set_yscale("log")
+    from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
+
+    ax_loss.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    ax_loss.yaxis.set_major_formatter(FormatStrFormatter("%g"))
+    ax_loss.yaxis.set_minor_formatter(NullFormatter())
+    ax_acc.set_title("validation accuracy")
+    ax_acc.set_xlabel("epoch")
+    ax_acc.set_ylabel("%")
+    ax_lr.set_title("learning rate per iteration")
+    ax_lr.set_xlabel("iteration")
+    from matplotlib.ticker import MaxNLocator
+
+    for ax in (ax_loss, ax_acc, ax_lr):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize="small")
     return fig

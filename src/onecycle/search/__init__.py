@@ -57,8 +57,8 @@ from .setters import (
 from .snapshot import SnapshotPlan, WeightDecaySnapshotResult, weight_decay_snapshot_search
 from .steps import (
     CyclePlan,
+    Problem,
     RangeTest,
-    Task,
     TrainedRun,
     momentum_step,
     range_test,
@@ -107,7 +107,7 @@ __all__ = [
     "available_memory",
     "DEFAULT_WEIGHT_DECAYS",
     "DEFAULT_MOMENTUM_PAIRS",
-    "Task",
+    "Problem",
     "RangeTest",
     "CyclePlan",
     "TrainedRun",

@@ -61,7 +61,7 @@ from .factories import (
 )
 from .options import SearchOptions, refuse_leftovers, take_options
 from .rules import default_confirm_epochs
-from .steps import RangeTest, Task, momentum_step, range_test, weight_decay_step
+from .steps import Problem, RangeTest, momentum_step, range_test, weight_decay_step
 
 __all__ = ["Recipe", "RecipeOptions", "recipe"]
 
@@ -330,8 +330,8 @@ def _batch_stage(base: nn.Module, train: Any, loss_fn: Any, budget_epochs: int,
     return res.train_batch_size, res.eval_batch_size, ev
 
 
-def _lr_stage(task: Task, batch_size: int) -> tuple[RangeTest, dict[str, Any]]:
-    first = range_test(task, _SWEEP, fallback=("minimum",))
+def _lr_stage(problem: Problem, batch_size: int) -> tuple[RangeTest, dict[str, Any]]:
+    first = range_test(problem, _SWEEP, fallback=("minimum",))
     if first.max_lr is None:
         raise ValueError(
             f"the LR range test found no usable learning rate ({first.suggestion.reason}); "
@@ -345,14 +345,14 @@ def _lr_stage(task: Task, batch_size: int) -> tuple[RangeTest, dict[str, Any]]:
     return first, ev
 
 
-def _wd_stage(task: Task, first: RangeTest, o: RecipeOptions, quick: bool, epochs: int,
+def _wd_stage(problem: Problem, first: RangeTest, o: RecipeOptions, quick: bool, epochs: int,
               evidence: dict[str, Any]) -> tuple[float, float]:
     from .weight_decay import DEFAULT_WEIGHT_DECAYS
 
     max_lr = float(first.max_lr)  # type: ignore[arg-type]
     grid = (o.weight_decays if o.weight_decays is not None
             else ((1e-3, 1e-4, 1e-5, 0.0) if quick else DEFAULT_WEIGHT_DECAYS))
-    choice_ = weight_decay_step(task, grid, max_lr=max_lr, confirm_epochs=epochs,
+    choice_ = weight_decay_step(problem, grid, max_lr=max_lr, confirm_epochs=epochs,
                                 schedule={"style": o.style}, refine=0 if quick else 1,
                                 options=_SWEEP)
     ev = choice_.search.to_dict()
@@ -365,6 +365,17 @@ def _wd_stage(task: Task, first: RangeTest, o: RecipeOptions, quick: bool, epoch
             f"; final max_lr {fmt_lr(max_lr)} read from the range test at the chosen weight "
             f"decay {fmt_lr(choice_.value)}")
     return choice_.value, max_lr
+
+
+def _momentum_stage(problem: Problem, ad: Any, max_lr: float, wd: float | None,
+                    o: RecipeOptions, quick: bool, epochs: int) -> tuple[Any, dict[str, Any]]:
+    if not ad.has("momentum"):
+        return None, {"value": None, "reason": f"{ad.family} has no momentum to cycle"}
+    pairs = (o.momentum_pairs if o.momentum_pairs is not None
+             else (((0.95, 0.85), (0.9, 0.8)) if quick else None))
+    res = momentum_step(problem, max_lr, wd, pairs=pairs, epochs=epochs,
+                        schedule={"style": o.style})
+    return tuple(res.best), res.to_dict()
 
 
 def recipe(
@@ -423,29 +434,19 @@ def recipe(
             base, train, loss_fn, budget_epochs, batch_size, o, quick, seed)
         bar.update(1, stage="batch size")
         tl, vl = tensor_loaders(train, val, batch_size, eval_bs, seed)
-        task = Task(base, make_optimizer, loss_fn, tl, vl, seed=seed,
+        problem = Problem(base, make_optimizer, loss_fn, tl, vl, seed=seed,
                     metrics=auto_metrics(o.metrics, train[1]), workers=o.workers,
                     progress=o.progress)
-        first, evidence["max_lr"] = _lr_stage(task, batch_size)
+        first, evidence["max_lr"] = _lr_stage(problem, batch_size)
         max_lr = float(first.max_lr)  # type: ignore[arg-type]
         bar.update(1, stage="LR range test")
         wd: float | None = None
         if ad.has("weight_decay"):
-            wd, max_lr = _wd_stage(task, first, o, quick, epochs, evidence)
+            wd, max_lr = _wd_stage(problem, first, o, quick, epochs, evidence)
         else:
             evidence["weight_decay"] = {"value": None, "reason": f"{ad.family} has no weight decay"}
         bar.update(1, stage="weight decay")
-        pair: tuple[float, float] | None = None
-        if ad.has("momentum"):
-            pairs = (o.momentum_pairs if o.momentum_pairs is not None
-                     else (((0.95, 0.85), (0.9, 0.8)) if quick else None))
-            m_res = momentum_step(task, max_lr, wd, pairs=pairs, epochs=epochs,
-                                  schedule={"style": o.style})
-            pair = tuple(m_res.best)  # type: ignore[assignment]
-            evidence["momentum"] = m_res.to_dict()
-        else:
-            evidence["momentum"] = {"value": None,
-                                    "reason": f"{ad.family} has no momentum to cycle"}
+        pair, evidence["momentum"] = _momentum_stage(problem, ad, max_lr, wd, o, quick, epochs)
         bar.update(1, stage="momentum")
     return Recipe(batch_size=batch_size, max_lr=max_lr, weight_decay=wd, momentum=pair,
                   epochs=budget_epochs, style=o.style, eval_batch_size=eval_bs, seed=seed,

@@ -2,14 +2,14 @@
 dataclass. :func:`onecycle.search.recipe` and ``onecycle run`` (:func:`onecycle.pipeline.run`)
 are both these steps in a row::
 
-    task = Task(model, make_optimizer, loss_fn, train_loader, val_loader, test_loader)
-    first = range_test(task)                               # RangeTest: curve, max_lr
-    wd = weight_decay_step(task, grid, first=first)        # WeightDecayChoice
-    pair = momentum_step(task, first.max_lr, wd.value)     # MomentumResult (optional)
-    run = train_cycle(task, CyclePlan(epochs, wd.max_lr or first.max_lr, wd.value))
-    base = train_constant(task, epochs, lr, wd.value)      # TrainedRun
+    problem = Problem(model, make_optimizer, loss_fn, train_loader, val_loader, test_loader)
+    first = range_test(problem)                               # RangeTest: curve, max_lr
+    wd = weight_decay_step(problem, grid, first=first)        # WeightDecayChoice
+    pair = momentum_step(problem, first.max_lr, wd.value)     # MomentumResult (optional)
+    run = train_cycle(problem, CyclePlan(epochs, wd.max_lr or first.max_lr, wd.value))
+    base = train_constant(problem, epochs, lr, wd.value)      # TrainedRun
 
-Every step starts from the task's initial weights (a copy: ``task.model`` is never
+Every step starts from the problem's initial weights (a copy: ``problem.model`` is never
 trained) with the same seed and the same data order, so the steps compare like with
 like and each can be rerun alone with the same result.
 
@@ -17,10 +17,10 @@ Example:
     >>> import torch
     >>> x = torch.randn(64, 4); y = (x[:, 0] > 0).long()
     >>> data = [(x[i:i + 16], y[i:i + 16]) for i in range(0, 64, 16)]
-    >>> task = Task(torch.nn.Linear(4, 2),
+    >>> problem = Problem(torch.nn.Linear(4, 2),
     ...             lambda m: torch.optim.SGD(m.parameters(), lr=0.1, momentum=0.9),
     ...             torch.nn.functional.cross_entropy, data, data, progress=False)
-    >>> run = train_cycle(task, CyclePlan(epochs=1, max_lr=0.1))
+    >>> run = train_cycle(problem, CyclePlan(epochs=1, max_lr=0.1))
     >>> len(run.history), run.kind
     (1, '1cycle')
 """
@@ -38,7 +38,7 @@ from .factories import WithWeightDecay, build_optimizer
 from .options import SearchOptions
 
 __all__ = [
-    "Task",
+    "Problem",
     "RangeTest",
     "CyclePlan",
     "TrainedRun",
@@ -51,7 +51,7 @@ __all__ = [
 
 
 @dataclass
-class Task:
+class Problem:
     """What every step shares.
 
     Attributes:
@@ -80,7 +80,7 @@ class Task:
     progress: Any = None
 
     def options(self, given: SearchOptions | None = None, **changes: Any) -> SearchOptions:
-        """``given`` (or the defaults) with the task's seed, metrics, clipping, workers
+        """``given`` (or the defaults) with the problem's seed, metrics, clipping, workers
         and progress, and ``changes``."""
         import dataclasses
 
@@ -90,7 +90,7 @@ class Task:
                                    progress=self.progress, **changes)
 
     def trainer(self, model: Any, optimizer: Any, *, progress: Any = None, **kw: Any) -> Any:
-        """A :class:`~onecycle.train.Trainer` for ``model`` with the task's data."""
+        """A :class:`~onecycle.train.Trainer` for ``model`` with the problem's data."""
         from ..train import Trainer
         from .factories import model_device
 
@@ -105,7 +105,7 @@ class Task:
 
 @dataclass
 class RangeTest:
-    """One LR range test from the task's initial weights.
+    """One LR range test from the problem's initial weights.
 
     ``max_lr`` is the pick of :func:`onecycle.finder.choose_max_lr` (None when the curve
     has none; ``suggestion`` then says why), at weight decay ``weight_decay`` (None:
@@ -127,7 +127,7 @@ class RangeTest:
                 "wall_time": self.wall_time}
 
 
-def range_test(task: Task, options: SearchOptions | None = None, *,
+def range_test(problem: Problem, options: SearchOptions | None = None, *,
                weight_decay: float | None = None, fallback: Sequence[str] = ()) -> RangeTest:
     """Run the LR range test (``options``: ``num_iter``, ``start_lr``, ``end_lr``,
     ``lr_find_kw``, ``method``) at ``weight_decay`` and read its ``max_lr`` (by
@@ -135,22 +135,23 @@ def range_test(task: Task, options: SearchOptions | None = None, *,
 
     >>> import torch
     >>> data = [(torch.randn(16, 4), torch.randint(0, 2, (16,))) for _ in range(4)]
-    >>> task = Task(torch.nn.Linear(4, 2), lambda m: torch.optim.SGD(m.parameters(), lr=0.1),
+    >>> problem = Problem(torch.nn.Linear(4, 2), lambda m: torch.optim.SGD(m.parameters(), lr=0.1),
     ...             torch.nn.functional.cross_entropy, data)
-    >>> len(range_test(task, SearchOptions(num_iter=20)).curve.lrs) <= 20
+    >>> len(range_test(problem, SearchOptions(num_iter=20)).curve.lrs) <= 20
     True
     """
     from ..finder import NoUsableLR, choose_max_lr
     from .setters import set_weight_decay
     from .trials import Trial, TrialContext, guarded, run_trials
 
-    o = task.options(options)
+    o = problem.options(options)
     setters = [] if weight_decay is None else [("weight_decay", set_weight_decay, weight_decay)]
     lr_kw = o.finder_options(False)
-    ctx = TrialContext(task.model, task.make_optimizer, task.loss_fn, task.train_loader,
-                       seed=task.seed, loader_epoch=getattr(task.train_loader, "epoch", None))
+    p = problem
+    ctx = TrialContext(p.model, p.make_optimizer, p.loss_fn, p.train_loader, seed=p.seed,
+                       loader_epoch=getattr(p.train_loader, "epoch", None))
     t0 = time.perf_counter()
-    with guarded(task.train_loader):
+    with guarded(problem.train_loader):
         curve = run_trials(ctx, [Trial("finder", "max_lr", None, setters, lr_kw)])[0]["curve"]
     try:
         pick = choose_max_lr(curve, method=o.method, fallback=tuple(fallback))
@@ -165,7 +166,7 @@ def range_test(task: Task, options: SearchOptions | None = None, *,
 
 
 def weight_decay_step(
-    task: Task,
+    problem: Problem,
     grid: Sequence[float],
     *,
     first: RangeTest | None = None,
@@ -176,7 +177,7 @@ def weight_decay_step(
     refine: int = 0,
     options: SearchOptions | None = None,
 ) -> Any:
-    """:func:`~onecycle.search.weight_decay.choose_weight_decay` on the task: range
+    """:func:`~onecycle.search.weight_decay.choose_weight_decay` on the problem: range
     tests over ``grid`` (``first`` reused when its weight decay is in it; ``refine``
     bisection rounds), then short 1cycle runs of ``confirm_epochs`` at ``max_lr``
     (default ``first.max_lr``) with ``schedule`` decide below the range tests' bound."""
@@ -187,16 +188,17 @@ def weight_decay_step(
     known = None
     if first is not None and first.weight_decay is not None:
         known = {first.weight_decay: first.curve}
-    o = task.options(options, max_lr=max_lr,
+    o = problem.options(options, max_lr=max_lr,
                      schedule=None if schedule is None else dict(schedule))
-    return choose_weight_decay(task.model, task.make_optimizer, task.loss_fn, task.train_loader,
-                               task.val_loader, grid=grid, confirm_epochs=confirm_epochs,
+    p = problem
+    return choose_weight_decay(p.model, p.make_optimizer, p.loss_fn, p.train_loader,
+                               p.val_loader, grid=grid, confirm_epochs=confirm_epochs,
                                validate_sweeps=validate_sweeps, options=o, known=known,
                                refine=refine)
 
 
 def momentum_step(
-    task: Task,
+    problem: Problem,
     max_lr: float,
     weight_decay: float | None,
     *,
@@ -205,14 +207,14 @@ def momentum_step(
     schedule: Mapping[str, Any] | None = None,
     options: SearchOptions | None = None,
 ) -> Any:
-    """:func:`~onecycle.search.momentum_search` on the task at ``weight_decay``: short
+    """:func:`~onecycle.search.momentum_search` on the problem at ``weight_decay``: short
     1cycle runs of ``epochs`` at ``max_lr``, one per momentum pair."""
     from .momentum import momentum_search
 
-    o = task.options(options, max_lr=max_lr, epochs=epochs,
+    o = problem.options(options, max_lr=max_lr, epochs=epochs,
                      schedule=None if schedule is None else dict(schedule))
-    return momentum_search(task.model, WithWeightDecay(task.make_optimizer, weight_decay),
-                           task.loss_fn, task.train_loader, task.val_loader, pairs=pairs,
+    return momentum_search(problem.model, WithWeightDecay(problem.make_optimizer, weight_decay),
+                           problem.loss_fn, problem.train_loader, problem.val_loader, pairs=pairs,
                            options=o)
 
 
@@ -271,49 +273,49 @@ class TrainedRun:
         return str(d.get("message", "")) if isinstance(d, dict) else str(d)
 
 
-def _train(task: Task, kind: str, weight_decay: float | None, lr: float,
+def _train(problem: Problem, kind: str, weight_decay: float | None, lr: float,
            fit: Callable[[Any], Any], trainer_kw: Mapping[str, Any]) -> TrainedRun:
     import copy
 
     from .setters import set_weight_decay
 
-    model = copy.deepcopy(task.model)
-    opt = build_optimizer(task.make_optimizer, model)
+    model = copy.deepcopy(problem.model)
+    opt = build_optimizer(problem.make_optimizer, model)
     if weight_decay is not None:
         set_weight_decay(model, opt, weight_decay)
-    if hasattr(task.train_loader, "set_epoch"):
-        task.train_loader.set_epoch(0)
-    trainer = task.trainer(model, opt, **trainer_kw)
+    if hasattr(problem.train_loader, "set_epoch"):
+        problem.train_loader.set_epoch(0)
+    trainer = problem.trainer(model, opt, **trainer_kw)
     t0 = time.perf_counter()
     hist = fit(trainer)
     wall = time.perf_counter() - t0
-    test = trainer.evaluate(task.test_loader) if task.test_loader is not None else {}
+    test = trainer.evaluate(problem.test_loader) if problem.test_loader is not None else {}
     return TrainedRun(kind, hist, lr, wall, test)
 
 
-def train_cycle(task: Task, plan: CyclePlan, **trainer_kw: Any) -> TrainedRun:
-    """Train a copy of the task's model with the 1cycle policy (``Trainer.fit_one_cycle``).
+def train_cycle(problem: Problem, plan: CyclePlan, **trainer_kw: Any) -> TrainedRun:
+    """Train a copy of the problem's model with the 1cycle policy (``Trainer.fit_one_cycle``).
 
     ``trainer_kw`` go to the :class:`~onecycle.train.Trainer` (``checkpoint_dir``, ...).
     """
-    return _train(task, "1cycle", plan.weight_decay, plan.max_lr,
+    return _train(problem, "1cycle", plan.weight_decay, plan.max_lr,
                   lambda t: t.fit_one_cycle(plan.epochs, plan.max_lr, **plan.schedule),
                   trainer_kw)
 
 
-def train_constant(task: Task, epochs: int, lr: float, weight_decay: float | None = None,
+def train_constant(problem: Problem, epochs: int, lr: float, weight_decay: float | None = None,
                    **trainer_kw: Any) -> TrainedRun:
-    """Train a copy of the task's model at the constant ``lr`` (``Trainer.fit``), its
+    """Train a copy of the problem's model at the constant ``lr`` (``Trainer.fit``), its
     momentum as the optimizer has it: the baseline.
 
     >>> import torch
     >>> data = [(torch.randn(16, 4), torch.randint(0, 2, (16,))) for _ in range(2)]
-    >>> task = Task(torch.nn.Linear(4, 2), lambda m: torch.optim.SGD(m.parameters(), lr=0.1),
+    >>> problem = Problem(torch.nn.Linear(4, 2), lambda m: torch.optim.SGD(m.parameters(), lr=0.1),
     ...             torch.nn.functional.cross_entropy, data, progress=False)
-    >>> train_constant(task, 1, 0.01).lr
+    >>> train_constant(problem, 1, 0.01).lr
     0.01
     """
-    run = _train(task, "baseline", weight_decay, lr, lambda t: t.fit(epochs, lr=lr), trainer_kw)
+    run = _train(problem, "baseline", weight_decay, lr, lambda t: t.fit(epochs, lr=lr), trainer_kw)
     return run
 
 

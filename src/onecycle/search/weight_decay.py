@@ -8,6 +8,13 @@ largest weight decay that still lets the network train at a high learning rate
 validation loss measured during each sweep is the signal. ``refine=k`` then bisects
 (in log space) ``k`` times between the winner and the next larger value.
 
+The rule, Smith's "largest weight decay that still trains at a high learning rate" made
+precise: each curve is smoothed without lag and read for its minimum loss and the LR of
+that minimum. A weight decay qualifies when its minimum is within ``max(tolerance x the
+best curve's descent, 2 x the combined noise)`` of the lowest minimum and the LR of its
+minimum is no more than ``lr_slack`` decades below the best curve's. The largest
+qualifying weight decay wins.
+
 :func:`choose_weight_decay` is what the recipe and ``onecycle run`` use: the range
 tests give an upper bound (a 100-iteration sweep is too short for weight decay to show
 its cost), then a short 1cycle per value at or below the bound decides, and the peak
@@ -41,7 +48,7 @@ import torch
 from torch import nn
 
 from .._format import fmt_lr, fmt_value
-from .._validate import nonnegative
+from .._validate import integer, nonnegative
 from .._validate import values as check_values
 from .factories import build_optimizer, initial_model
 from .grid import (
@@ -54,6 +61,7 @@ from .options import SearchOptions, refuse_leftovers
 from .results import SearchResult, register_kind
 from .rules import confirm_candidates, finder_rows, rule_text
 from .setters import set_weight_decay
+from .trials import guarded
 
 __all__ = [
     "WeightDecayResult",
@@ -142,6 +150,17 @@ def _range_tests(ctx: Any, values: list[float], known: Mapping[float, Any], opts
     return [known[v] if v in known else ran[v] for v in values]
 
 
+def _decide(values: list[float], curves: list[Any], val: bool,
+            o: SearchOptions) -> tuple[list[int], list[dict[str, Any]], str, bool]:
+    """The curve rule on the curves so far; the validation curves when every sweep has
+    at least 3 validation points."""
+    use_val = val and all(len(c.val_losses) >= 3 for c in curves)
+    order, rows, why = finder_rows("weight_decay", values, curves, use_val=use_val,
+                                   prefer="largest", tolerance=o.tolerance,
+                                   lr_slack=o.lr_slack, method=o.method)
+    return order, rows, why, use_val
+
+
 def weight_decay_search(
     model: nn.Module | Callable[[], nn.Module],
     make_optimizer: Callable[[Any], torch.optim.Optimizer],
@@ -176,19 +195,12 @@ def weight_decay_search(
             tests), ``tolerance``, ``lr_slack`` (the rule), ``method`` (the suggestion
             read per curve), ``seed``, ``workers``, ``progress``.
 
-    The rule (Smith's "largest weight decay that still trains at a high learning rate",
-    made precise): each curve is smoothed without lag and read for its minimum loss
-    and the LR of that minimum. A weight decay qualifies when its minimum is within
-    ``max(tolerance x the best curve's descent, 2 x the combined noise)`` of the lowest
-    minimum and the LR of its minimum is no more than ``lr_slack`` decades below the
-    best curve's. The largest qualifying weight decay wins; ``reason`` says why, and
-    why each larger value was rejected.
+    The rule is in the module docs; ``reason`` says why the value won, and why each
+    larger value was rejected.
 
     >>> # res = weight_decay_search(make_model, make_opt, F.cross_entropy, loader)
     >>> # res.best, res.reason, res.plot()
     """
-    from .._validate import integer
-
     o = SearchOptions.take(settings, options, "weight_decay_search", WD_FIELDS)
     refuse_leftovers("weight_decay_search", settings)
     values = check_weight_decays("grid", grid)
@@ -197,22 +209,12 @@ def weight_decay_search(
     base = initial_model(model, o.seed)
     opts = o.finder_options(val_loader is not None)
     known = {float(k): v for k, v in (known or {}).items()}
-    from .trials import guarded
-
     with guarded(train_loader, val_loader):
         ctx = context(base, make_optimizer, loss_fn, train_loader, val_loader, o)
         _require_weight_decay(make_optimizer, base)
         curves = _range_tests(ctx, values, known, opts, o)
+        order, rows, reason, use_val = _decide(values, curves, val_loader is not None, o)
         refined: list[float] = []
-
-        def decide() -> tuple[list[int], list[dict[str, Any]], str, bool]:
-            use_val = val_loader is not None and all(len(c.val_losses) >= 3 for c in curves)
-            order, rows, why = finder_rows("weight_decay", values, curves, use_val=use_val,
-                                           prefer="largest", tolerance=o.tolerance,
-                                           lr_slack=o.lr_slack, method=o.method)
-            return order, rows, why, use_val
-
-        order, rows, reason, use_val = decide()
         for _ in range(refine):
             new = _new_midpoints(values, values[order[0]])
             if not new:
@@ -220,7 +222,7 @@ def weight_decay_search(
             curves += _range_tests(ctx, new, {}, opts, o)
             values += new
             refined += new
-            order, rows, reason, use_val = decide()
+            order, rows, reason, use_val = _decide(values, curves, val_loader is not None, o)
     for r in rows:
         r["weight_decay"] = r["value"]
         r["refined"] = any(r["value"] == v for v in refined)
@@ -262,6 +264,7 @@ class WeightDecayChoice:
     reason: str
     rule: str
     candidates: list[float] = field(default_factory=list)
+    wall_time: float = 0.0
 
     @property
     def curve(self) -> Any:
@@ -276,6 +279,33 @@ class WeightDecayChoice:
         chosen = self.search.values.index(self.value)
         return plot_search_curves(self.search.curves, labels, chosen=chosen,
                                   title="Weight decay: LR range tests per weight decay")
+
+    def confirm_rows(self) -> list[dict[str, Any]] | None:
+        """One row per confirmation run (``weight_decay``, ``signal``, ``epochs``, ``loss``:
+        None when it diverged, ``accuracy``), or None without confirmation runs."""
+        if self.confirm is None:
+            return None
+        sig = self.confirm.signal
+        out = []
+        for r in self.confirm.rows:
+            loss = r.get(sig)
+            ok = isinstance(loss, (int, float)) and math.isfinite(loss) and not r.get("diverged")
+            out.append({"weight_decay": float(r["value"]), "signal": sig,
+                        "epochs": self.confirm.config.get("epochs"),
+                        "loss": float(loss) if ok else None,
+                        "accuracy": r.get("val_accuracy", r.get("train_accuracy"))})
+        return out
+
+    def record(self) -> dict[str, Any]:
+        """What a report keeps: the choice, the bound, the range tests' rows, the
+        confirmation rows, the reason and the rule.
+
+        >>> # choice.record()["chosen"] == choice.value
+        """
+        return {"chosen": self.value, "range_test_choice": self.bound,
+                "values": list(self.search.values), "rows": self.search.rows,
+                "confirm": self.confirm_rows(), "max_lr": self.max_lr, "reason": self.reason,
+                "rule": self.rule}
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data: the choice, the bound, the reason, both searches."""
@@ -333,6 +363,9 @@ def choose_weight_decay(
     refine, known = settings.pop("refine", 0), settings.pop("known", None)
     o = SearchOptions.take(settings, options, "choose_weight_decay", SearchOptions.field_names())
     refuse_leftovers("choose_weight_decay", settings)
+    import time
+
+    t0 = time.perf_counter()
     base = initial_model(model, o.seed)
     search = weight_decay_search(base, make_optimizer, loss_fn, train_loader,
                                  val_loader=val_loader if validate_sweeps else None, grid=grid,
@@ -360,4 +393,5 @@ def choose_weight_decay(
     return WeightDecayChoice(value=float(value), bound=float(search.best), search=search,
                              confirm=confirm, max_lr=None if pick is None else pick.lr,
                              suggestion=None if pick is None else pick.suggestion, reason=reason,
-                             rule=rule, candidates=cands if confirm is not None else [])
+                             rule=rule, candidates=cands if confirm is not None else [],
+                             wall_time=time.perf_counter() - t0)

@@ -36,14 +36,16 @@ import base64
 import datetime as _dt
 import html
 import io
-import json
-import math
 import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-__all__ = ["write_report", "render_report", "json_safe", "fmt_num", "fmt_pct"]
+from .. import _format
+from .._format import DASH, fmt_lr, fmt_num, fmt_seconds
+from .._format import as_float as _num
+
+__all__ = ["write_report", "render_report", "figure_png"]
 
 _SECTION_FIGURES = ("finder", "weight_decay", "schedule", "comparison")
 
@@ -52,92 +54,27 @@ _SECTION_FIGURES = ("finder", "weight_decay", "schedule", "comparison")
 # small helpers
 
 
+def _pct(v: Any) -> str:
+    """A fraction as a percentage with one decimal, as every percentage of the page.
+
+    >>> _pct(0.98611)
+    '98.6 %'
+    """
+    return _format.fmt_pct(v, 1)
+
+
 def _e(value: Any) -> str:
     """Escape anything for HTML text and attribute values."""
     return html.escape(str(value), quote=True)
 
 
-def json_safe(obj: Any) -> Any:
-    """``obj`` made strict-JSON safe: non-finite floats -> None, numpy scalars -> floats,
-    tuples -> lists, unknown objects -> ``str``.
+def figure_png(fig: Any) -> bytes:
+    """A matplotlib figure as PNG bytes (no timestamp metadata), for embedding.
 
-    >>> json_safe({"a": float("nan"), "b": (1, 2.5)})
-    {'a': None, 'b': [1, 2.5]}
+    >>> from matplotlib.figure import Figure
+    >>> figure_png(Figure(figsize=(1, 1)))[:4]
+    b'\x89PNG'
     """
-    if isinstance(obj, bool) or obj is None or isinstance(obj, str):
-        return obj
-    if isinstance(obj, int):
-        return obj
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, Mapping):
-        return {str(k): json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple | set):
-        return [json_safe(v) for v in obj]
-    if isinstance(obj, os.PathLike):
-        return os.fspath(obj)
-    if hasattr(obj, "item") and callable(obj.item):
-        try:
-            return json_safe(obj.item())
-        except (TypeError, ValueError, RuntimeError):
-            pass
-    if hasattr(obj, "tolist"):
-        return json_safe(obj.tolist())
-    if hasattr(obj, "to_dict"):
-        return json_safe(obj.to_dict())
-    return str(obj)
-
-
-def _num(v: Any) -> float | None:
-    if isinstance(v, bool) or v is None:
-        return None
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        return None
-    return f if math.isfinite(f) else None
-
-
-def fmt_num(v: Any, digits: int = 3) -> str:
-    """A number with ``digits`` significant digits, or an em dash when missing.
-
-    >>> fmt_num(0.012345), fmt_num(None), fmt_num(1234.5)
-    ('0.0123', '—', '1.23e+03')
-    """
-    f = _num(v)
-    if f is None:
-        return "—"
-    return f"{f:.{digits}g}"
-
-
-def fmt_pct(v: Any, digits: int = 1) -> str:
-    """A fraction in [0, 1] as a percentage.
-
-    >>> fmt_pct(0.9765), fmt_pct(None)
-    ('97.7 %', '—')
-    """
-    f = _num(v)
-    if f is None:
-        return "—"
-    return f"{100 * f:.{digits}f} %"
-
-
-def fmt_seconds(v: Any) -> str:
-    """Wall time: ``'3.2 s'``, ``'2 min 05 s'``.
-
-    >>> fmt_seconds(3.21), fmt_seconds(125)
-    ('3.2 s', '2 min 05 s')
-    """
-    f = _num(v)
-    if f is None:
-        return "—"
-    if f < 60:
-        return f"{f:.1f} s"
-    m, s = divmod(int(round(f)), 60)
-    return f"{m} min {s:02d} s"
-
-
-def _fig_png(fig: Any) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110, metadata={"Software": None})
     return buf.getvalue()
@@ -238,7 +175,7 @@ def _range_text(m: Mapping[str, Any] | None) -> str:
         return ""
     parts = []
     if _num(m.get("low")) is not None and _num(m.get("high")) is not None:
-        parts.append(f"range {fmt_num(m['low'])} – {fmt_num(m['high'])}")
+        parts.append(f"range {fmt_lr(m['low'])} – {fmt_lr(m['high'])}")
     if _num(m.get("confidence")) is not None:
         parts.append(f"confidence {float(m['confidence']):.2f}")
     return ", ".join(parts)
@@ -253,30 +190,30 @@ def _headline(summary: Mapping[str, Any]) -> str:
     accb = _get(base, "final", "val_accuracy")
     if one:
         detail = (f"val loss {fmt_num(_get(one, 'final', 'val_loss'))} · test "
-                  f"{_e(fmt_pct(_get(one, 'final', 'test_accuracy')))}")
+                  f"{_e(_pct(_get(one, 'final', 'test_accuracy')))}")
         if _num(acc1) is not None and _num(accb) is not None:
             d = 100 * (float(acc1) - float(accb))
             cls = "delta-good" if d >= 0 else "delta-bad"
             detail += f' · <span class="{cls}">{d:+.1f} pts</span> vs baseline'
-        cards.append(_stat("1cycle · val accuracy", _e(fmt_pct(acc1)), detail, "primary"))
+        cards.append(_stat("1cycle · val accuracy", _e(_pct(acc1)), detail, "primary"))
     if base:
         cards.append(_stat(
-            "Baseline · val accuracy", _e(fmt_pct(accb)),
+            "Baseline · val accuracy", _e(_pct(accb)),
             f"val loss {fmt_num(_get(base, 'final', 'val_loss'))} · test "
-            f"{_e(fmt_pct(_get(base, 'final', 'test_accuracy')))}<br>"
-            f"constant LR {_e(fmt_num(base.get('lr')))}", "base"))
+            f"{_e(_pct(_get(base, 'final', 'test_accuracy')))}<br>"
+            f"constant LR {_e(fmt_lr(base.get('lr')))}", "base"))
     m = summary.get("max_lr") or {}
     if m:
         src = {"finder": "from the LR range test", "given": "given"}.get(
             str(m.get("source")), str(m.get("source") or ""))
         rng = _range_text(m)
-        cards.append(_stat("Max learning rate", _e(fmt_num(m.get("value"))),
+        cards.append(_stat("Max learning rate", _e(fmt_lr(m.get("value"))),
                            _e(", ".join(p for p in (src, rng) if p))))
     epochs = summary.get("epochs")
     if epochs is not None:
         spe = summary.get("steps_per_epoch")
         budget = f"{_e(epochs)} epochs"
-        detail = (f"{_e(spe)} steps/epoch · batch {_e(summary.get('batch_size', '—'))}"
+        detail = (f"{_e(spe)} steps/epoch · batch {_e(summary.get('batch_size', DASH))}"
                   if spe is not None else "")
         cards.append(_stat("Budget", budget, detail))
     times = []
@@ -302,24 +239,24 @@ def _finder_section(summary: Mapping[str, Any], pngs: Mapping[str, bytes]) -> st
         lead = "The LR range test was skipped: max_lr was given."
     else:
         lead = ("The learning rate grows exponentially from "
-                f"{fmt_num(finder.get('start_lr'))} to {fmt_num(finder.get('end_lr'))} over "
-                f"{_e(finder.get('num_iter', '—'))} iterations; the loss is recorded at each. "
+                f"{fmt_lr(finder.get('start_lr'))} to {fmt_lr(finder.get('end_lr'))} over "
+                f"{_e(finder.get('num_iter', DASH))} iterations; the loss is recorded at each. "
                 "The peak LR of the cycle is Smith's: the largest LR at which the loss still "
                 "improves (the smoothed minimum, read after cutting the divergence tail; "
                 "stepped back by up to 1.5x when a sharp cliff follows it).")
     sug = finder.get("suggestion") or {}
     wd0 = finder.get("weight_decay")
     if sug:
-        at = f" at weight decay {fmt_num(wd0)}" if wd0 is not None else ""
-        text = f"{fmt_num(sug.get('lr'))} ({_e(sug.get('method', ''))}{_e(at)})"
+        at = f" at weight decay {fmt_lr(wd0)}" if wd0 is not None else ""
+        text = f"{fmt_lr(sug.get('lr'))} ({_e(sug.get('method', ''))}{_e(at)})"
         if _range_text(sug):
             text += f"<br><small>{_e(_range_text(sug))}</small>"
         rows.append(("first test", text))
     if m:
-        text = f"<b>{fmt_num(m.get('value'))}</b>"
+        text = f"<b>{fmt_lr(m.get('value'))}</b>"
         wd1 = m.get("weight_decay")
         if m.get("source") == "finder" and wd1 is not None and wd0 is not None and wd1 != wd0:
-            text += (f" — re-read from the curve at the chosen weight decay {fmt_num(wd1)} "
+            text += (f" — re-read from the curve at the chosen weight decay {fmt_lr(wd1)} "
                      "(plotted)")
         if _range_text(m):
             text += f"<br><small>{_e(_range_text(m))}</small>"
@@ -339,10 +276,6 @@ def _finder_section(summary: Mapping[str, Any], pngs: Mapping[str, bytes]) -> st
             f'<p class="lead">{lead}</p>{body}</section>')
 
 
-def _pct_or_dash(v: Any) -> str:
-    return "–" if not isinstance(v, (int, float)) else f"{100 * float(v):.1f} %"
-
-
 def _wd_section(summary: Mapping[str, Any], pngs: Mapping[str, bytes]) -> str:
     wd = summary.get("weight_decay") or {}
     if "weight_decay" not in pngs and not wd:
@@ -355,9 +288,9 @@ def _wd_section(summary: Mapping[str, Any], pngs: Mapping[str, bytes]) -> str:
             cls = ' class="chosen"' if r.get("weight_decay") == wd.get("chosen") else ""
             ok = "✓" if r.get("accepted") else ""
             body.append(
-                f"<tr{cls}><td>{fmt_num(r.get('weight_decay'))}</td>"
-                f"<td>{fmt_num(r.get('min_loss'), 4)}</td><td>{fmt_num(r.get('lr_at_min'))}</td>"
-                f"<td>{fmt_num(r.get('suggested_lr'))}</td><td>{ok}</td></tr>")
+                f"<tr{cls}><td>{fmt_lr(r.get('weight_decay'))}</td>"
+                f"<td>{fmt_num(r.get('min_loss'))}</td><td>{fmt_lr(r.get('lr_at_min'))}</td>"
+                f"<td>{fmt_lr(r.get('suggested_lr'))}</td><td>{ok}</td></tr>")
         table = ("<table><thead><tr><th>weight decay</th><th>min loss</th>"
                  "<th>LR at min</th><th>suggested LR</th><th>reaches best</th></tr></thead>"
                  f"<tbody>{''.join(body)}</tbody></table>")
@@ -366,9 +299,9 @@ def _wd_section(summary: Mapping[str, Any], pngs: Mapping[str, bytes]) -> str:
         body = []
         for r in confirm:
             cls = ' class="chosen"' if r.get("weight_decay") == wd.get("chosen") else ""
-            loss = "diverged" if r.get("loss") is None else fmt_num(r.get("loss"), 4)
-            body.append(f"<tr{cls}><td>{fmt_num(r.get('weight_decay'))}</td><td>{loss}</td>"
-                        f"<td>{_pct_or_dash(r.get('accuracy'))}</td></tr>")
+            loss = "diverged" if r.get("loss") is None else fmt_num(r.get("loss"))
+            body.append(f"<tr{cls}><td>{fmt_lr(r.get('weight_decay'))}</td><td>{loss}</td>"
+                        f"<td>{_pct(r.get('accuracy'))}</td></tr>")
         sig = _e(str(confirm[0].get("signal", "val_loss")).replace("_", " "))
         n = int(confirm[0].get("epochs") or 1)
         table += (f"<p>Confirmed by {n} epoch{'s' if n > 1 else ''} of 1cycle per weight "
@@ -379,7 +312,7 @@ def _wd_section(summary: Mapping[str, Any], pngs: Mapping[str, bytes]) -> str:
     lead = _e(wd.get("rule") or "")
     verdict = ""
     if chosen is not None:
-        verdict = f'<p><b>Chosen weight decay: {fmt_num(chosen)}</b>'
+        verdict = f'<p><b>Chosen weight decay: {fmt_lr(chosen)}</b>'
         if wd.get("reason"):
             verdict += f" — {_e(wd['reason'])}"
         verdict += "</p>"
@@ -399,7 +332,8 @@ def _schedule_section(summary: Mapping[str, Any], pngs: Mapping[str, bytes]) -> 
     for k in ("style", "max_lr", "div", "final_div", "pct_start", "annihilate", "total_steps"):
         if s.get(k) is not None:
             v = s[k]
-            bits.append(f"<dt>{_e(k)}</dt><dd>{_e(fmt_num(v, 4) if _num(v) is not None else v)}</dd>")
+            shown = (fmt_lr(v) if k == "max_lr" else fmt_num(v)) if _num(v) is not None else v
+            bits.append(f"<dt>{_e(k)}</dt><dd>{_e(shown)}</dd>")
     mom = s.get("momentum")
     if mom:
         bits.append(f"<dt>momentum</dt><dd>{_e(' → '.join(fmt_num(x) for x in mom))}</dd>")
@@ -437,15 +371,15 @@ def _results_table(runs: Mapping[str, Any]) -> str:
     if not runs:
         return ""
     cols = [("train loss", "train_loss", fmt_num), ("val loss", "val_loss", fmt_num),
-            ("val accuracy", "val_accuracy", fmt_pct), ("test loss", "test_loss", fmt_num),
-            ("test accuracy", "test_accuracy", fmt_pct)]
+            ("val accuracy", "val_accuracy", _pct), ("test loss", "test_loss", fmt_num),
+            ("test accuracy", "test_accuracy", _pct)]
     present = [c for c in cols if any(_get(r, "final", c[1]) is not None for r in runs.values())]
     head = "".join(f"<th>{_e(c[0])}</th>" for c in present)
     body = []
     for label, r in runs.items():
         cells = "".join(f"<td>{_e(fn(_get(r, 'final', key)))}</td>" for _, key, fn in present)
         desc = r.get("description") or ""
-        best = fmt_pct(_get(r, "best", "val_accuracy"))
+        best = _pct(_get(r, "best", "val_accuracy"))
         body.append(f"<tr><td><b>{_e(label)}</b><br><small>{_e(desc)}</small></td>{cells}"
                     f"<td>{_e(best)}</td><td>{_e(fmt_seconds(r.get('wall_time')))}</td></tr>")
     return ("<h3>Final numbers</h3><table><thead><tr><th>run</th>" + head +
@@ -475,12 +409,13 @@ def _reproduce_section(summary: Mapping[str, Any], config_toml: str, command: st
     if ds:
         sizes = ds.get("sizes") or {}
         size_txt = " / ".join(f"{_e(k)} {_e(v)}" for k, v in sizes.items())
-        info.append(("dataset", f"{_e(ds.get('name', '—'))} — {size_txt}, input "
-                     f"{_e(ds.get('input_shape', '—'))}, {_e(ds.get('num_classes', '—'))} classes"))
+        info.append(("dataset", f"{_e(ds.get('name', DASH))} — {size_txt}, input "
+                     f"{_e(ds.get('input_shape', DASH))}, {_e(ds.get('num_classes', DASH))} "
+                     "classes"))
     model = summary.get("model") or {}
     if model:
         n = model.get("parameters")
-        info.append(("model", f"{_e(model.get('name', '—'))}"
+        info.append(("model", f"{_e(model.get('name', DASH))}"
                      + (f" — {int(n):,} parameters" if _num(n) is not None else "")))
     if summary.get("device"):
         info.append(("device", _e(summary["device"])))
@@ -591,7 +526,9 @@ def write_report(
     >>> p.name, (p.parent / "summary.json").exists()
     ('report.html', True)
     """
-    from .config import to_toml
+    from .._io import write_bytes_atomic, write_json_atomic, write_text_atomic
+    from .._plain import to_plain
+    from ..config import to_toml
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -600,9 +537,9 @@ def write_report(
     for key, fig in figures.items():
         if fig is None:
             continue
-        png = bytes(fig) if isinstance(fig, bytes | bytearray) else _fig_png(fig)
+        png = bytes(fig) if isinstance(fig, bytes | bytearray) else figure_png(fig)
         fname = f"{_safe_name(key)}.png"
-        (out / fname).write_bytes(png)
+        write_bytes_atomic(out / fname, png)
         pngs[key] = png
         files.append(fname)
     if isinstance(config, str):
@@ -610,17 +547,14 @@ def write_report(
     elif hasattr(config, "to_toml"):
         config_toml = config.to_toml()
     else:
-        config_toml = to_toml(json_safe(config) if config else {})
+        config_toml = to_toml(to_plain(config, inf=(None, None)) if config else {})
     command = command if command is not None else summary.get("command")
     files += ["summary.json", "report.html"]
-    data = dict(json_safe(summary))
+    data = dict(to_plain(summary))
     data["files"] = sorted(set(data.get("files") or []) | set(files))
-    (out / "summary.json").write_text(json.dumps(data, indent=2, allow_nan=False) + "\n",
-                                      encoding="utf-8")
+    write_json_atomic(out / "summary.json", data, indent=2)
     page = render_report(summary, pngs, config_toml, name=name, command=command)
-    path = out / "report.html"
-    path.write_text(page, encoding="utf-8")
-    return path
+    return write_text_atomic(out / "report.html", page)
 
 
 def _safe_name(key: str) -> str:
