@@ -1,0 +1,193 @@
+"""What ``onecycle run`` writes: the summary built from the steps' results, and every
+artefact next to it, each written atomically (a failed write leaves the previous file).
+
+:class:`RunFacts` is what the run found (the steps' results as they came back);
+:func:`summarize` turns it into the ``summary.json`` dict the HTML page reads
+(:mod:`onecycle.report.html` lists its keys), and :func:`write_run` writes
+``config.toml``, the histories, ``finder.json``, ``weight_decay.json``, the figures,
+``summary.json`` and ``report.html``.
+
+Example:
+    >>> sorted(SUMMARY_KEYS)[:4]
+    ['baseline_momentum', 'baseline_rule', 'batch_size', 'command']
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import platform
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .._format import fmt_lr
+
+__all__ = ["RunFacts", "summarize", "write_run", "SUMMARY_KEYS"]
+
+#: the top-level keys of a run's summary
+SUMMARY_KEYS = (
+    "name", "created", "versions", "device", "threads", "seed", "dataset", "model", "epochs",
+    "batch_size", "steps_per_epoch", "total_steps", "max_lr", "finder", "weight_decay",
+    "schedule", "runs", "baseline_rule", "baseline_momentum", "notes", "command",
+)
+
+
+@dataclass
+class RunFacts:
+    """What a run found, step by step (see :func:`onecycle.pipeline.run`).
+
+    ``first`` is the first range test (None: max_lr was given), ``choice`` the weight
+    decay search (None: fixed by the configuration), ``max_lr`` the record of the peak
+    LR (value, source, the pick's range/confidence/reason), ``curve`` the range test
+    shown in the report, ``plan`` the 1cycle trained, ``cycle``/``baseline`` the
+    trainings, ``started`` the run's ``time.perf_counter()`` at the start.
+    """
+
+    config: Any
+    setup: Any
+    first: Any
+    weight_decay: float
+    choice: Any
+    max_lr: dict[str, Any]
+    curve: Any
+    plan: Any
+    cycle: Any
+    baseline: Any
+    baseline_rule: str | None
+    notes: list[str]
+    command: str
+    started: float
+
+    @property
+    def steps_per_epoch(self) -> int:
+        """Optimizer steps per epoch of the training loader."""
+        return len(self.setup.loaders[0])
+
+    def schedule(self) -> Any:
+        """The :class:`~onecycle.schedule.OneCycleSchedule` the 1cycle run followed."""
+        from ..schedule import OneCycleSchedule
+
+        return OneCycleSchedule(self.plan.epochs * self.steps_per_epoch, self.plan.max_lr,
+                                **self.plan.schedule)
+
+    @property
+    def name(self) -> str:
+        """The run's name (given, or dataset and model)."""
+        cfg, s = self.config, self.setup
+        if cfg.name:
+            return cfg.name
+        tail = "1cycle vs constant LR" if self.baseline is not None else "1cycle"
+        return f"{s.bundle.name} · {s.model_name} · {tail}"
+
+
+def _versions() -> dict[str, str]:
+    import torch
+
+    from .. import __version__
+
+    return {"onecycle": __version__, "torch": torch.__version__,
+            "python": platform.python_version()}
+
+
+def _weight_decay_info(facts: RunFacts) -> dict[str, Any]:
+    choice = facts.choice
+    if choice is None:
+        return {"chosen": facts.weight_decay, "checked": False,
+                "rule": "Weight decay fixed by the configuration (weight_decay.check = false)."}
+    info = {"checked": True, **choice.record(), "wall_time": choice.wall_time}
+    if info.get("confirm") is None:
+        info.pop("confirm", None)
+    return info
+
+
+def _run_info(run: Any, description: str, epochs: int) -> dict[str, Any]:
+    return {"final": run.final, "best": run.best, "wall_time": run.wall_time, "lr": run.lr,
+            "description": description, "epochs": epochs}
+
+
+def _schedule_info(facts: RunFacts, sched: Any) -> dict[str, Any]:
+    mom = facts.plan.schedule.get("momentum")
+    return {"style": sched.style, "max_lr": facts.plan.max_lr, "div": sched.div,
+            "final_div": sched.final_div, "pct_start": sched.pct_start,
+            "annihilate": getattr(sched, "annihilate", None),
+            "momentum": list(mom) if mom else None, "total_steps": sched.total_steps,
+            "spec": sched.to_dict()}
+
+
+def summarize(facts: RunFacts) -> dict[str, Any]:
+    """The summary dict of a run (keys: :data:`SUMMARY_KEYS`)."""
+    import torch
+
+    cfg, s, plan = facts.config, facts.setup, facts.plan
+    sched = facts.schedule()
+    runs = {"1cycle": _run_info(facts.cycle, f"1cycle, max_lr {fmt_lr(plan.max_lr)}, "
+                                f"{cfg.schedule.style} style", plan.epochs)}
+    notes = list(facts.notes)
+    for label, run in (("1cycle run", facts.cycle), ("baseline", facts.baseline)):
+        if run is not None and run.diverged is not None:
+            notes.append(f"the {label} diverged: {run.diverged}")
+    if facts.baseline is not None:
+        runs["baseline"] = _run_info(facts.baseline, f"constant LR {fmt_lr(facts.baseline.lr)}",
+                                     cfg.epochs)
+    dataset = s.bundle.describe()
+    dataset.pop("classes", None)
+    return {
+        "name": facts.name, "created": _dt.datetime.now().isoformat(timespec="seconds"),
+        "versions": _versions(), "device": str(s.device), "threads": torch.get_num_threads(),
+        "seed": cfg.seed, "dataset": dataset,
+        "model": {"name": s.model_name, "parameters": s.parameters},
+        "epochs": plan.epochs, "batch_size": cfg.batch_size,
+        "steps_per_epoch": facts.steps_per_epoch, "total_steps": sched.total_steps,
+        "max_lr": facts.max_lr,
+        "finder": facts.first.to_dict() if facts.first is not None else {"ran": False},
+        "weight_decay": _weight_decay_info(facts), "schedule": _schedule_info(facts, sched),
+        "runs": runs,
+        "baseline_rule": facts.baseline_rule if facts.baseline is not None else None,
+        "baseline_momentum": cfg.optimizer.momentum if facts.baseline is not None else None,
+        "notes": notes, "command": facts.command,
+    }
+
+
+def _write_artifacts(out: Path, facts: RunFacts) -> list[str]:
+    from .._io import write_json_atomic
+
+    files = ["config.toml", "history_1cycle.json"]
+    facts.config.save(out / "config.toml")
+    facts.cycle.history.save(out / "history_1cycle.json")
+    if facts.baseline is not None:
+        facts.baseline.history.save(out / "history_baseline.json")
+        files.append("history_baseline.json")
+    if facts.curve is not None:
+        facts.curve.save(out / "finder.json")
+        files.append("finder.json")
+    if facts.choice is not None:
+        write_json_atomic(out / "weight_decay.json",
+                          {**facts.choice.search.to_dict(), **facts.choice.record()})
+        files.append("weight_decay.json")
+    return files
+
+
+def write_run(out: Path, facts: RunFacts) -> tuple[Path, dict[str, Any], list[str]]:
+    """Write every artefact of a run into ``out``; returns ``(report path, summary, the
+    files written)``."""
+    from .figures import run_figures
+    from .html import write_report
+
+    summary = summarize(facts)
+    base = facts.baseline
+    histories = {"1cycle": facts.cycle.history}
+    if base is not None:
+        histories["baseline"] = base.history
+    figures = run_figures(facts.curve, facts.plan.max_lr, base.lr if base is not None else None,
+                          facts.weight_decay, facts.choice, facts.schedule(),
+                          facts.config.schedule.style, histories)
+    files = _write_artifacts(out, facts)
+    summary["files"] = files
+    summary["total_wall_time"] = time.perf_counter() - facts.started
+    report = write_report(out, summary, figures, facts.config, name=summary["name"],
+                          command=summary["command"])
+    for fig in figures.values():
+        fig.clear()
+    written = sorted(set(files) | {"report.html", "summary.json"} | {f"{k}.png" for k in figures})
+    return report, summary, written
