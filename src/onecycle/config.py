@@ -35,6 +35,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import _validate as _v
+
 try:  # Python >= 3.11
     import tomllib as _toml
 except ModuleNotFoundError:  # pragma: no cover - Python 3.10: the tomli backport
@@ -120,20 +122,24 @@ def _f(default: Any, kind: str, allowed: str, check: Callable[[Any], bool] | Non
     return field(default=default, metadata={"spec": spec})
 
 
-def _pos(v: float) -> bool:
-    return v > 0 and math.isfinite(v)
+def _rule(check: Callable[..., Any], *args: Any, **kw: Any) -> Callable[[Any], bool]:
+    """A predicate from one of :mod:`onecycle._validate`'s rules (the one rule per kind
+    of value; the configuration words its own message, naming the key)."""
+    def ok(v: Any) -> bool:
+        try:
+            check("value", v, *args, **kw)
+        except (TypeError, ValueError):
+            return False
+        return True
+
+    return ok
 
 
-def _nonneg(v: float) -> bool:
-    return v >= 0 and math.isfinite(v)
-
-
-def _unit_open(v: float) -> bool:
-    return 0.0 < v < 1.0
-
-
-def _mom(v: float) -> bool:
-    return 0.0 <= v < 1.0
+_pos = _rule(_v.positive)
+_nonneg = _rule(_v.nonnegative)
+_unit_open = _rule(_v.in_range, 0.0, 1.0, low_open=True, high_open=True)
+_mom = _rule(_v.momentum)
+_seed = _rule(_v.seed)
 
 
 def _describe(value: Any) -> str:
@@ -396,7 +402,7 @@ class RunConfig:
                     lambda v: bool(v.strip()), help="model")
     epochs: int = _f(8, "int", "an integer >= 1", lambda v: v >= 1, help="training epochs")
     batch_size: int = _f(64, "int", "an integer >= 1", lambda v: v >= 1, help="batch size")
-    seed: int = _f(0, "int", "an integer >= 0", lambda v: v >= 0, help="random seed")
+    seed: int = _f(0, "int", f"an integer in [0, {_v.MAX_SEED}]", _seed, help="random seed")
     out: str = _f("onecycle-run", "str", "a directory path", lambda v: bool(v.strip()),
                   help="output directory")
     val_fraction: float = _f(0.1, "float", "a number in (0, 1)", _unit_open,

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -85,16 +84,15 @@ def ensure_writable_dir(path: str | os.PathLike[str]) -> Path:
     >>> ensure_writable_dir(tempfile.mkdtemp() + "/a/b").name
     'b'
     """
+    from ._io import WriteError, check_writable_dir
+
     p = Path(path).expanduser()
     try:
-        p.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(prefix=".onecycle-write-test-", dir=p)
-        os.close(fd)
-        os.unlink(probe)
-    except OSError as err:
-        reason = err.strerror or str(err)
+        return check_writable_dir(p)
+    except WriteError as err:
+        cause = err.__cause__
+        reason = getattr(cause, "strerror", None) or str(cause or err)
         raise OutputDirError(f"cannot write to output directory '{p}': {reason}") from None
-    return p
 
 
 # ---------------------------------------------------------------------------

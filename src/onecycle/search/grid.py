@@ -120,7 +120,7 @@ def cycle_options(epochs: int, max_lr: float, schedule: dict[str, Any] | None) -
             raise TypeError(f"schedule options must not contain {bad!r}")
     from ..schedule import OneCycleSchedule
 
-    OneCycleSchedule(2, 1.0, **opts)  # validate now, before any trial runs
+    OneCycleSchedule.check_options(**opts)  # before any trial runs
     return {"epochs": epochs, "max_lr": max_lr, **opts}
 
 

@@ -273,8 +273,9 @@ class TrainedRun:
         return str(d.get("message", "")) if isinstance(d, dict) else str(d)
 
 
-def _train(problem: Problem, kind: str, weight_decay: float | None, lr: float,
-           fit: Callable[[Any], Any], trainer_kw: Mapping[str, Any]) -> TrainedRun:
+def _trainer(problem: Problem, weight_decay: float | None, trainer_kw: Mapping[str, Any]) -> Any:
+    """A Trainer on a fresh copy of the initial model, its optimizer at ``weight_decay``,
+    the training loader back at its first epoch."""
     import copy
 
     from .setters import set_weight_decay
@@ -285,22 +286,27 @@ def _train(problem: Problem, kind: str, weight_decay: float | None, lr: float,
         set_weight_decay(model, opt, weight_decay)
     if hasattr(problem.train_loader, "set_epoch"):
         problem.train_loader.set_epoch(0)
-    trainer = problem.trainer(model, opt, **trainer_kw)
-    t0 = time.perf_counter()
-    hist = fit(trainer)
+    return problem.trainer(model, opt, **trainer_kw)
+
+
+def _finished(problem: Problem, trainer: Any, kind: str, hist: Any, lr: float,
+              t0: float) -> TrainedRun:
     wall = time.perf_counter() - t0
     test = trainer.evaluate(problem.test_loader) if problem.test_loader is not None else {}
     return TrainedRun(kind, hist, lr, wall, test)
 
 
 def train_cycle(problem: Problem, plan: CyclePlan, **trainer_kw: Any) -> TrainedRun:
-    """Train a copy of the problem's model with the 1cycle policy (``Trainer.fit_one_cycle``).
+    """Train a copy of the problem's model with the 1cycle policy
+    (``Trainer.fit_one_cycle``); ``trainer_kw`` go to the
+    :class:`~onecycle.train.Trainer` (``checkpoint_dir``, ...).
 
-    ``trainer_kw`` go to the :class:`~onecycle.train.Trainer` (``checkpoint_dir``, ...).
+    >>> # train_cycle(problem, CyclePlan(epochs=5, max_lr=0.1)).final["val_accuracy"]
     """
-    return _train(problem, "1cycle", plan.weight_decay, plan.max_lr,
-                  lambda t: t.fit_one_cycle(plan.epochs, plan.max_lr, **plan.schedule),
-                  trainer_kw)
+    trainer = _trainer(problem, plan.weight_decay, trainer_kw)
+    t0 = time.perf_counter()
+    hist = trainer.fit_one_cycle(plan.epochs, plan.max_lr, **plan.schedule)
+    return _finished(problem, trainer, "1cycle", hist, plan.max_lr, t0)
 
 
 def train_constant(problem: Problem, epochs: int, lr: float, weight_decay: float | None = None,
@@ -311,12 +317,14 @@ def train_constant(problem: Problem, epochs: int, lr: float, weight_decay: float
     >>> import torch
     >>> data = [(torch.randn(16, 4), torch.randint(0, 2, (16,))) for _ in range(2)]
     >>> problem = Problem(torch.nn.Linear(4, 2), lambda m: torch.optim.SGD(m.parameters(), lr=0.1),
-    ...             torch.nn.functional.cross_entropy, data, progress=False)
+    ...                   torch.nn.functional.cross_entropy, data, progress=False)
     >>> train_constant(problem, 1, 0.01).lr
     0.01
     """
-    run = _train(problem, "baseline", weight_decay, lr, lambda t: t.fit(epochs, lr=lr), trainer_kw)
-    return run
+    trainer = _trainer(problem, weight_decay, trainer_kw)
+    t0 = time.perf_counter()
+    hist = trainer.fit(epochs, lr=lr)
+    return _finished(problem, trainer, "baseline", hist, lr, t0)
 
 
 def describe_cycle(plan: CyclePlan) -> str:
