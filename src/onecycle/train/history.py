@@ -180,7 +180,8 @@ class History:
     def diverged(self) -> dict[str, Any] | None:
         """What the divergence guard recorded when it stopped a fit of this history
         (``step``, ``lr``, ``loss``, ``restored_step``, ``message``, ...), else None.
-        A command line exits 1 when it is set.
+        A command line exits 1 when the history a fit returned has it set (a trainer's
+        cumulative history keeps the last divergence of any of its fits).
 
         >>> h = History(); h.diverged is None
         True
