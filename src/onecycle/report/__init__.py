@@ -11,12 +11,8 @@
 old module; new code uses :mod:`onecycle._format` and :func:`onecycle._plain.to_plain`.
 
 Example:
-    >>> import tempfile
-    >>> from matplotlib.figure import Figure
-    >>> fig = Figure(); _ = fig.add_subplot().plot([0, 1], [1, 0])
-    >>> path = write_report(tempfile.mkdtemp(), {"epochs": 1}, {"comparison": fig},
-    ...                     {"epochs": 1}, name="<demo>")
-    >>> "&lt;demo&gt;" in path.read_text()
+    >>> page = render_report({"name": "a <b> run"}, {}, "epochs = 1")
+    >>> "a &lt;b&gt; run" in page
     True
 """
 

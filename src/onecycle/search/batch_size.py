@@ -53,7 +53,8 @@ from torch import nn
 from .._format import fmt_lr
 from .._plain import to_plain
 from .._validate import choice, in_range, integer, positive
-from .factories import initial_model, model_device
+from ..step import model_device
+from .factories import LossFn, ModelLike, initial_model
 from .options import refuse_leftovers, take_options
 
 __all__ = [
@@ -481,10 +482,10 @@ _BS_FIELDS = tuple(BatchSizeOptions.__dataclass_fields__)
 
 
 def batch_size_search(
-    model: nn.Module | Callable[[], nn.Module],
+    model: ModelLike,
     input_shape: Any,
     *,
-    loss_fn: Callable[..., torch.Tensor] | None = None,
+    loss_fn: LossFn | None = None,
     device: str | torch.device | None = None,
     candidates: Sequence[int] | None = None,
     memory_budget: int | float | str | None = None,

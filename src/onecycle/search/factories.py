@@ -27,16 +27,22 @@ from torch import nn
 
 __all__ = [
     "MakeOptimizer",
+    "ModelLike",
+    "LossFn",
     "initial_model",
     "build_optimizer",
     "WithWeightDecay",
-    "model_device",
     "as_tensors",
     "tensor_loaders",
     "auto_metrics",
 ]
 
+#: ``make_optimizer(model) -> Optimizer`` (or an optimizer class / partial of one)
 MakeOptimizer = Callable[[Any], torch.optim.Optimizer]
+#: a model, or a zero-argument factory of one
+ModelLike = nn.Module | Callable[[], nn.Module]
+#: ``loss_fn(outputs, targets) -> scalar``
+LossFn = Callable[..., torch.Tensor]
 
 
 def initial_model(model: Any, seed: int | None) -> nn.Module:
@@ -120,19 +126,6 @@ class WithWeightDecay:
         if self.weight_decay is not None:
             set_weight_decay(model, opt, self.weight_decay)
         return opt
-
-
-def model_device(model: nn.Module) -> torch.device:
-    """The device of the model's first parameter (or buffer); CPU for an empty model.
-
-    >>> model_device(nn.Linear(1, 1))
-    device(type='cpu')
-    """
-    for p in model.parameters():
-        return p.device
-    for b in model.buffers():
-        return b.device
-    return torch.device("cpu")
 
 
 def as_tensors(name: str, data: Any) -> tuple[torch.Tensor, torch.Tensor]:

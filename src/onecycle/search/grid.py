@@ -30,13 +30,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-import torch
-from torch import nn
-
 from .._format import fmt_value
 from .._validate import choice, function
 from .._validate import values as check_values
-from .factories import initial_model
+from .factories import LossFn, MakeOptimizer, ModelLike, initial_model
 from .options import SearchOptions, refuse_leftovers
 from .results import SearchResult, register_kind
 from .rules import finder_rows, pick_short_run, rule_text, short_run_rows
@@ -211,9 +208,9 @@ def grid_search(
     param: str,
     values: Iterable[Any],
     setter: Setter | str | None,
-    model: nn.Module | Callable[[], nn.Module],
-    make_optimizer: Callable[[Any], torch.optim.Optimizer],
-    loss_fn: Callable[..., torch.Tensor],
+    model: ModelLike,
+    make_optimizer: MakeOptimizer,
+    loss_fn: LossFn,
     train_loader: Iterable[Any],
     *,
     val_loader: Iterable[Any] | None = None,

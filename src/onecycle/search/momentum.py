@@ -8,10 +8,8 @@ validation loss wins; every pair is reported.
 
 Example:
     >>> import torch
-    >>> torch.manual_seed(0)  # doctest: +ELLIPSIS
-    <torch._C.Generator object at ...>
-    >>> x = torch.randn(256, 8); y = (x[:, 0] > 0).long()
-    >>> data = [(x[i:i + 32], y[i:i + 32]) for i in range(0, 256, 32)]
+    >>> g = torch.Generator().manual_seed(0)
+    >>> data = [(x, (x[:, 0] > 0).long()) for x in torch.randn(8, 32, 8, generator=g)]
     >>> res = momentum_search(lambda: torch.nn.Linear(8, 2),
     ...     lambda m: torch.optim.SGD(m.parameters(), lr=0.1, momentum=0.9),
     ...     torch.nn.functional.cross_entropy, data, data, max_lr=0.5,
@@ -24,15 +22,14 @@ from __future__ import annotations
 
 import copy
 import numbers
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
-import torch
 from torch import nn
 
 from .._validate import momentum_cycle
 from .._validate import values as check_values
-from .factories import build_optimizer, initial_model
+from .factories import LossFn, MakeOptimizer, ModelLike, build_optimizer, initial_model
 from .grid import check_callables, context, default_signal, short_cycle_options, short_run_result
 from .options import SearchOptions, refuse_leftovers
 from .results import SearchResult, register_kind
@@ -95,9 +92,9 @@ def _require_momentum(make_optimizer: Any, base: nn.Module) -> None:
 
 
 def momentum_search(
-    model: nn.Module | Callable[[], nn.Module],
-    make_optimizer: Callable[[Any], torch.optim.Optimizer],
-    loss_fn: Callable[..., torch.Tensor],
+    model: ModelLike,
+    make_optimizer: MakeOptimizer,
+    loss_fn: LossFn,
     train_loader: Iterable[Any],
     val_loader: Iterable[Any] | None = None,
     *,

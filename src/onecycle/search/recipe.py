@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,6 +52,9 @@ from .._plain import to_plain
 from .._validate import choice, integer, positive
 from .._validate import seed as check_seed
 from .factories import (
+    LossFn,
+    MakeOptimizer,
+    ModelLike,
     WithWeightDecay,
     as_tensors,
     auto_metrics,
@@ -163,9 +166,9 @@ class Recipe:
 
     def train(
         self,
-        make_model: nn.Module | Callable[[], nn.Module],
-        make_optimizer: Callable[[Any], torch.optim.Optimizer],
-        loss_fn: Callable[..., torch.Tensor],
+        make_model: ModelLike,
+        make_optimizer: MakeOptimizer,
+        loss_fn: LossFn,
         train_data: Any,
         val_data: Any = None,
         *,
@@ -379,9 +382,9 @@ def _momentum_stage(problem: Problem, ad: Any, max_lr: float, wd: float | None,
 
 
 def recipe(
-    make_model: nn.Module | Callable[[], nn.Module],
-    make_optimizer: Callable[[Any], torch.optim.Optimizer],
-    loss_fn: Callable[..., torch.Tensor],
+    make_model: ModelLike,
+    make_optimizer: MakeOptimizer,
+    loss_fn: LossFn,
     train_data: Any,
     val_data: Any,
     *,

@@ -15,16 +15,14 @@ from __future__ import annotations
 import copy
 import math
 import warnings
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import torch
-from torch import nn
-
 from .._format import fmt_lr, fmt_value
 from .._validate import choice, in_range, integer, real
-from .factories import build_optimizer, initial_model, model_device
+from ..step import model_device
+from .factories import LossFn, MakeOptimizer, ModelLike, build_optimizer, initial_model
 from .grid import check_callables, context, default_signal, short_cycle_options
 from .options import SearchOptions, refuse_leftovers, take_options
 from .results import SearchResult, register_kind
@@ -182,9 +180,9 @@ def _middle_run(ctx: TrialContext, o: SearchOptions, plan: SnapshotPlan, copts: 
 
 
 def weight_decay_snapshot_search(
-    model: nn.Module | Callable[[], nn.Module],
-    make_optimizer: Callable[[Any], torch.optim.Optimizer],
-    loss_fn: Callable[..., torch.Tensor],
+    model: ModelLike,
+    make_optimizer: MakeOptimizer,
+    loss_fn: LossFn,
     train_loader: Iterable[Any],
     val_loader: Iterable[Any],
     *,

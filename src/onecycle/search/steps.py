@@ -91,8 +91,8 @@ class Problem:
 
     def trainer(self, model: Any, optimizer: Any, *, progress: Any = None, **kw: Any) -> Any:
         """A :class:`~onecycle.train.Trainer` for ``model`` with the problem's data."""
+        from ..step import model_device
         from ..train import Trainer
-        from .factories import model_device
 
         return Trainer(model, self.loss_fn, optimizer, self.train_loader, self.val_loader,
                        metrics=self.metrics, grad_clip=self.grad_clip,

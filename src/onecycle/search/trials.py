@@ -42,7 +42,8 @@ from typing import Any
 import torch
 
 from .._validate import integer
-from .factories import build_optimizer, model_device
+from ..step import model_device
+from .factories import build_optimizer
 from .setters import apply_setter
 
 __all__ = ["TrialContext", "Trial", "run_trial", "run_trials", "guarded"]

@@ -44,13 +44,12 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import torch
 from torch import nn
 
 from .._format import fmt_lr, fmt_value
 from .._validate import integer, nonnegative
 from .._validate import values as check_values
-from .factories import build_optimizer, initial_model
+from .factories import LossFn, MakeOptimizer, ModelLike, build_optimizer, initial_model
 from .grid import (
     check_callables,
     context,
@@ -162,9 +161,9 @@ def _decide(values: list[float], curves: list[Any], val: bool,
 
 
 def weight_decay_search(
-    model: nn.Module | Callable[[], nn.Module],
-    make_optimizer: Callable[[Any], torch.optim.Optimizer],
-    loss_fn: Callable[..., torch.Tensor],
+    model: ModelLike,
+    make_optimizer: MakeOptimizer,
+    loss_fn: LossFn,
     train_loader: Iterable[Any],
     *,
     val_loader: Iterable[Any] | None = None,
@@ -328,11 +327,8 @@ def _confirmation_text(bound: float, cands: list[float], epochs: int, max_lr: fl
 
 
 def choose_weight_decay(
-    model: nn.Module | Callable[[], nn.Module],
-    make_optimizer: Callable[[Any], torch.optim.Optimizer],
-    loss_fn: Callable[..., torch.Tensor],
-    train_loader: Iterable[Any],
-    val_loader: Iterable[Any] | None = None,
+    model: ModelLike, make_optimizer: MakeOptimizer, loss_fn: LossFn,
+    train_loader: Iterable[Any], val_loader: Iterable[Any] | None = None,
     *,
     grid: Sequence[float] = DEFAULT_WEIGHT_DECAYS,
     confirm_epochs: int | None = 1,
