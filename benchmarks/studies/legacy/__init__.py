@@ -1,0 +1,1 @@
+"""Benchmark studies (see README.md)."""
