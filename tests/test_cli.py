@@ -104,7 +104,8 @@ def test_run_given_max_lr_and_wd_no_baseline(tiny: Path, tmp_path: Path) -> None
                  "--weight-decay", "1e-4", "--no-baseline"])
     assert code == 0
     s = json.loads((out / "summary.json").read_text())
-    assert s["max_lr"] == {"value": 0.05, "source": "given"}
+    assert s["max_lr"]["value"] == 0.05 and s["max_lr"]["source"] == "given"
+    assert "Given" in s["max_lr"]["how"]
     assert s["finder"]["ran"] is False and s["weight_decay"]["checked"] is False
     assert s["weight_decay"]["chosen"] == 1e-4
     assert list(s["runs"]) == ["1cycle"]

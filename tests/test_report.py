@@ -160,7 +160,7 @@ def test_sections_and_numbers(written: Path) -> None:
     for heading in ("LR range test", "Weight-decay check", "The 1cycle schedule",
                     "Training: 1cycle vs baseline", "Final numbers", "Reproduce this run"):
         assert heading in page, heading
-    assert "97.0 %" in page and "95.0 %" in page and "+2.0 pts" in page
+    assert "97.00 %" in page and "95.00 %" in page and "+2.0 pts" in page
     assert "0.05" in page and "range 0.01 – 0.08" in page and "confidence 0.90" in page
     assert 'class="chosen"' in page
 
@@ -197,7 +197,7 @@ def test_render_accepts_png_bytes_and_text_config(tmp_path: Path) -> None:
 
 def test_render_report_string() -> None:
     page = render_report({"runs": {"1cycle": {"final": {"val_accuracy": 0.5}}}}, {}, "")
-    assert page.startswith("<!DOCTYPE html>") and "50.0 %" in page
+    assert page.startswith("<!DOCTYPE html>") and "50.00 %" in page
 
 
 def test_helpers() -> None:

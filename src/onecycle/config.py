@@ -183,6 +183,11 @@ def _as_numbers(value: Any, kind: str) -> list[float] | None:
     return items  # type: ignore[return-value]
 
 
+#: model_options keys the run sets itself (the model is built as
+#: ``factory(input_shape, num_classes, **model_options)``)
+_RESERVED_OPTIONS = ("input_shape", "num_classes", "allow_imports", "spec")
+
+
 def _as_table(key: str, value: Any) -> dict[str, Any] | None:
     if not isinstance(value, Mapping):
         return None
@@ -190,6 +195,11 @@ def _as_table(key: str, value: Any) -> dict[str, Any] | None:
         if not isinstance(k, str) or not k.isidentifier():
             raise ConfigError(
                 f"config key '{key}.{k}' is invalid: option names must be Python identifiers"
+            )
+        if k in _RESERVED_OPTIONS:
+            raise ConfigError(
+                f"config key '{key}.{k}' is not allowed: the run sets it (the model is built "
+                "as factory(input_shape, num_classes, **model_options), from the data)"
             )
         _check_plain(f"{key}.{k}", v)
     return dict(value)

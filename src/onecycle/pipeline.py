@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ._format import fmt_lr
 from ._threads import torch_threads
 from .config import RunConfig
 
@@ -334,6 +335,7 @@ def run(
         first = _range_test(setup, problem, say)                      # 1. LR range test
         wd, choice = _weight_decay(setup, problem, first, say)        # 2. weight decay
         max_lr, curve = _max_lr(cfg, first, choice, notes)           # from the chosen curve
+        say(f"      {_describe_max_lr(max_lr)}")
         plan = CyclePlan(cfg.epochs, max_lr["value"], wd, schedule_options(cfg))
         say(f"[3/5] 1cycle: {describe_cycle(plan)}")
         cycle = train_cycle(problem, plan)                            # 3. 1cycle
@@ -357,12 +359,13 @@ def _range_test(setup: Setup, problem: Any, say: Logger) -> Any:
     cfg = setup.config
     f, wd = cfg.finder, cfg.weight_decay.value
     if cfg.schedule.max_lr is not None:
-        say(f"[1/5] LR range test skipped: max_lr = {cfg.schedule.max_lr:g} given")
+        say(f"[1/5] LR range test skipped: max_lr {fmt_lr(cfg.schedule.max_lr)} given")
         return None
-    say(f"[1/5] LR range test: {f.start_lr:g} -> {f.end_lr:g} over {f.num_iter} iterations "
-        f"(weight decay {wd:g})")
+    say(f"[1/5] LR range test: {fmt_lr(f.start_lr)} -> {fmt_lr(f.end_lr)} over {f.num_iter} "
+        f"iterations (weight decay {fmt_lr(wd)})")
     first = range_test(problem, finder_options(cfg), weight_decay=wd)
-    say(f"      suggestion: {first.suggestion}")
+    say(f"      first pick: max_lr {fmt_lr(first.max_lr)}" if first.max_lr is not None else
+        f"      no pick: {first.suggestion.reason}")
     return first
 
 
@@ -372,16 +375,16 @@ def _weight_decay(setup: Setup, problem: Any, first: Any, say: Logger) -> tuple[
 
     cfg = setup.config
     if not cfg.weight_decay.check:
-        say(f"[2/5] weight-decay check skipped: weight decay {cfg.weight_decay.value:g}")
+        say(f"[2/5] weight-decay search skipped: weight decay {fmt_lr(cfg.weight_decay.value)}")
         return cfg.weight_decay.value, None
     grid = sorted(set(cfg.weight_decay.grid), reverse=True)
-    say(f"[2/5] weight decay: range tests at wd = {', '.join(f'{v:g}' for v in grid)}, then "
-        f"{default_confirm_epochs(cfg.epochs)}-epoch 1cycle runs at and below their bound")
+    epochs = default_confirm_epochs(cfg.epochs)
+    say(f"[2/5] weight decay: range tests at {', '.join(fmt_lr(v) for v in grid)}, then "
+        f"{epochs}-epoch 1cycle runs at and below their bound")
     choice = weight_decay_step(problem, grid, first=first, max_lr=cfg.schedule.max_lr,
-                               confirm_epochs=default_confirm_epochs(cfg.epochs),
-                               schedule=schedule_options(cfg), validate_sweeps=False,
-                               options=finder_options(cfg))
-    say(f"      chosen weight decay: {choice.value:g} ({choice.reason})")
+                               confirm_epochs=epochs, schedule=schedule_options(cfg),
+                               validate_sweeps=False, options=finder_options(cfg))
+    say(f"      weight decay {fmt_lr(choice.value)}: {choice.how}")
     return choice.value, choice
 
 
@@ -390,28 +393,40 @@ def _max_lr(cfg: RunConfig, first: Any, choice: Any, notes: list[str]) -> tuple[
     test's when that curve has no pick); with the curve the report shows."""
     curve = first.curve if first is not None else None
     if cfg.schedule.max_lr is not None:
-        return {"value": cfg.schedule.max_lr, "source": "given"}, (
+        return {"value": cfg.schedule.max_lr, "source": "given",
+                "how": "Given by the configuration (schedule.max_lr or --max-lr)."}, (
             choice.curve if choice is not None else curve)
-    pick, wd = first.suggestion, first.weight_decay
-    value = first.max_lr
+    pick, wd, value = first.suggestion, first.weight_decay, first.max_lr
+    how = f"Read from the range test at weight decay {fmt_lr(wd)}."
     if choice is not None:
         curve = choice.curve
         if choice.max_lr is not None:
             pick, wd, value = choice.suggestion, choice.value, choice.max_lr
+            how = f"Read from the range test at the chosen weight decay {fmt_lr(wd)}."
         elif first.max_lr is not None:
-            notes.append(f"the curve at wd={choice.value:g} gave no suggestion; max_lr taken "
-                         "from the first range test")
             curve = first.curve
+            how = (f"Read from the first range test (weight decay {fmt_lr(wd)}): the curve at "
+                   f"the chosen weight decay {fmt_lr(choice.value)} gave no pick.")
+            notes.append(how)
     if value is None:
         raise ValueError(f"the LR range test found no usable learning rate ({pick.reason}); "
                          "look at the finder plot and pass --max-lr")
     info = {"value": float(value), "low": pick.low, "high": pick.high,
             "confidence": pick.confidence, "method": pick.method, "reason": pick.reason,
-            "source": "finder", "weight_decay": wd}
+            "source": "finder", "weight_decay": wd, "how": how}
     if pick.confidence is not None and pick.confidence < 0.5:
-        notes.append(f"low confidence ({pick.confidence:.2f}) in the suggested max_lr: "
-                     f"{pick.reason}")
+        notes.append(f"Low confidence ({pick.confidence:.2f}) in the max_lr read from the range "
+                     "test: look at its plot before trusting the pick.")
     return info, curve
+
+
+def _describe_max_lr(info: dict[str, Any]) -> str:
+    rng = ""
+    if info.get("low") is not None and info.get("high") is not None:
+        rng = f" (range {fmt_lr(info['low'])} - {fmt_lr(info['high'])}"
+        rng += f", confidence {info['confidence']:.2f})" if info.get("confidence") is not None \
+            else ")"
+    return f"max_lr {fmt_lr(info['value'])}{rng}: {info['how']}"
 
 
 def _baseline(setup: Setup, problem: Any, curve: Any, plan: Any,
@@ -431,8 +446,8 @@ def _baseline(setup: Setup, problem: Any, curve: Any, plan: Any,
                 "minimum / 10, the usual rule of thumb for a fixed LR")
     else:
         lr, rule = plan.max_lr / 10.0, "max_lr / 10 (the range test did not run)"
-    say(f"[4/5] baseline: constant LR {lr:.3g}, momentum {cfg.optimizer.momentum:g}, same "
-        f"{cfg.epochs} epochs")
+    say(f"[4/5] baseline: constant LR {fmt_lr(lr)}, momentum {cfg.optimizer.momentum:g}, the "
+        f"same {cfg.epochs} epoch{'' if cfg.epochs == 1 else 's'}")
     base = train_constant(problem, cfg.epochs, lr, plan.weight_decay)
     say(f"      {_scores(base)}")
     return base, rule

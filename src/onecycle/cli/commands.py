@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -87,8 +88,9 @@ def cmd_find_lr(args: argparse.Namespace, argv: Sequence[str]) -> int:
     f = cfg.finder
     with torch_threads(cfg.threads):
         setup = prepare()
-        say(f"LR range test: {setup.model_name} on {setup.bundle.name}, {f.start_lr:g} -> "
-            f"{f.end_lr:g} over {f.num_iter} iterations, weight decay {cfg.weight_decay.value:g}")
+        say(f"LR range test: {setup.model_name} on {setup.bundle.name}, {fmt_lr(f.start_lr)} -> "
+            f"{fmt_lr(f.end_lr)} over {f.num_iter} iterations, weight decay "
+            f"{fmt_lr(cfg.weight_decay.value)}")
         test = range_test(setup.problem(), finder_options(cfg), weight_decay=cfg.weight_decay.value)
     res, sug = test.curve, test.suggestion
     others = {m: res.suggest(m) for m in _METHODS if m != f.method}
@@ -119,6 +121,7 @@ def cmd_fit(args: argparse.Namespace, argv: Sequence[str]) -> int:
     from ..pipeline import finder_options, schedule_options
     from ..search import CyclePlan, range_test, train_cycle
     from ..search.steps import describe_cycle
+    from ..train import DivergenceWarning
 
     cfg, prepare, out = _setup(args, "onecycle-fit")
     say = printer(cfg)
@@ -138,7 +141,10 @@ def cmd_fit(args: argparse.Namespace, argv: Sequence[str]) -> int:
             save_figure(test.curve.plot(suggestions=(cfg.finder.method,)), out / "finder.png")
         plan = CyclePlan(cfg.epochs, max_lr, wd, schedule_options(cfg))
         say(f"1cycle: {describe_cycle(plan)}, {setup.model_name} on {setup.bundle.name}")
-        run = train_cycle(problem, plan)
+        with warnings.catch_warnings():
+            # a divergence ends the command with its message as the error line
+            warnings.simplefilter("ignore", DivergenceWarning)
+            run = train_cycle(problem, plan)
     hist = run.history
     hist.meta["command"] = command_line(argv)
     hist.save(out / "history.json")

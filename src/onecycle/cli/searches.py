@@ -106,7 +106,7 @@ def _search_wd(args: argparse.Namespace, cfg: RunConfig, argv: Sequence[str]) ->
                     options=finder_options(cfg), max_lr=cfg.schedule.max_lr,
                     schedule=schedule_options(cfg), metrics=["accuracy"],
                     grad_clip=cfg.grad_clip, seed=cfg.seed, progress=s.progress)
-    data = {**choice.search.to_dict(), **choice.record()}
+    data = choice.to_dict()
     wrote = s.finish(choice, "weight_decay", argv,
                      {"weight_decay.value": choice.value, "weight_decay.grid": grid}, data)
     _print_wd(s.say, choice)
@@ -128,7 +128,7 @@ def _print_wd(say: Callable[[str], None], choice: Any) -> None:
             mark = "  <- chosen" if r["weight_decay"] == choice.value else ""
             say(f"{fmt_lr(r['weight_decay']):>12}  {fmt_num(r['loss']):>14}  "
                 f"{fmt_num(r['accuracy']):>8}{mark}")
-    say(f"chosen weight decay: {fmt_lr(choice.value)} ({choice.reason})")
+    say(f"chosen weight decay: {fmt_lr(choice.value)}. {choice.how}")
 
 
 def _report(s: _Search, res: Any) -> None:

@@ -39,24 +39,23 @@ def _figure(ncols: int = 1, figsize: tuple[float, float] | None = None) -> Any:
     return fig, axes
 
 
-def _fmt(v: Any) -> str:
-    if isinstance(v, (tuple, list)):
-        return "(" + ", ".join(_fmt(x) for x in v) + ")"
-    if isinstance(v, float):
-        if v == 0:
-            return "0"
-        return f"{v:.3g}" if 1e-3 <= abs(v) < 1e4 else f"{v:.0e}"
-    return str(v)
+def _fmt(param: str, v: Any) -> str:
+    """A searched value as text: weight decays and LRs as every LR is shown (``fmt_lr``)."""
+    from .._format import fmt_lr, fmt_value
+
+    if param in ("weight_decay", "lr", "max_lr") and not isinstance(v, (tuple, list)):
+        return fmt_lr(v)
+    return fmt_value(v)
 
 
 def value_label(param: str, value: Any) -> str:
     """Legend label of one value: ``wd=1e-04``, ``dropout=0.3``, ``momentum=(0.95, 0.85)``.
 
     >>> value_label("weight_decay", 1e-4), value_label("dropout", 0.3)
-    ('wd=1e-04', 'dropout=0.3')
+    ('wd=0.0001', 'dropout=0.3')
     """
     short = {"weight_decay": "wd"}.get(param, param)
-    return f"{short}={_fmt(value)}"
+    return f"{short}={_fmt(param, value)}"
 
 
 def _emphasise(ax: Any, label: str) -> None:
@@ -227,7 +226,7 @@ def plot_search(result: Any, **kwargs: Any) -> Any:
     if result.mode == "finder":
         val = result.signal == "val_loss"
         kwargs.setdefault("title", f"LR range tests per {result.param}: chosen "
-                                   f"{_fmt(result.best)}")
+                                   f"{_fmt(result.param, result.best)}")
         return plot_search_curves(result.curves, labels, chosen=chosen, val=val, **kwargs)
     sig = result.signal
     values = [r.get(sig) for r in result.rows]
@@ -236,7 +235,7 @@ def plot_search(result: Any, **kwargs: Any) -> Any:
     if sig != "val_accuracy" and any("val_accuracy" in r for r in result.rows):
         secondary = [r.get("val_accuracy") for r in result.rows]
     kwargs.setdefault("title", f"{result.param}: {sig.replace('_', ' ')} after short runs "
-                               f"(chosen {_fmt(result.best)})")
-    return plot_search_bars([_fmt(v) for v in result.values], values, chosen=chosen,
+                               f"(chosen {_fmt(result.param, result.best)})")
+    return plot_search_bars([_fmt(result.param, v) for v in result.values], values, chosen=chosen,
                             ylabel=sig.replace("_", " "), secondary=secondary,
                             secondary_label="acc ", xlabel=result.param, **kwargs)

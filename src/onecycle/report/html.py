@@ -41,8 +41,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .. import _format
-from .._format import DASH, fmt_lr, fmt_num, fmt_seconds
+from .._format import DASH, fmt_lr, fmt_num, fmt_pct, fmt_seconds
 from .._format import as_float as _num
 
 __all__ = ["write_report", "render_report", "figure_png"]
@@ -52,15 +51,6 @@ _SECTION_FIGURES = ("finder", "weight_decay", "schedule", "comparison")
 
 # ---------------------------------------------------------------------------
 # small helpers
-
-
-def _pct(v: Any) -> str:
-    """A fraction as a percentage with one decimal, as every percentage of the page.
-
-    >>> _pct(0.98611)
-    '98.6 %'
-    """
-    return _format.fmt_pct(v, 1)
 
 
 def _e(value: Any) -> str:
@@ -181,52 +171,113 @@ def _range_text(m: Mapping[str, Any] | None) -> str:
     return ", ".join(parts)
 
 
-def _headline(summary: Mapping[str, Any]) -> str:
+def _card(ident: str, title: str, lead: str, fig: str, side: str) -> str:
+    """A report section: heading, lead paragraph, figure and its side panel."""
+    body = f'<div class="grid2">{fig}{side}</div>' if fig else side
+    return (f'<section class="card" id="{ident}"><h2>{title}</h2>'
+            f'<p class="lead">{lead}</p>{body}</section>')
+
+
+def _kv(rows: list[tuple[str, str]]) -> str:
+    return '<dl class="kv">' + "".join(f"<dt>{_e(k)}</dt><dd>{v}</dd>" for k, v in rows) + "</dl>"
+
+
+def _delta(acc1: Any, accb: Any, n_val: Any) -> str:
+    """The 1cycle run's lead over the baseline in points and, on a validation split of
+    known size, in samples (so a small split's one-sample difference shows as such)."""
+    if _num(acc1) is None or _num(accb) is None:
+        return ""
+    d = float(acc1) - float(accb)
+    cls = "delta-good" if d >= 0 else "delta-bad"
+    text = f' · <span class="{cls}">{100 * d:+.1f} pts</span> vs baseline'
+    n = _num(n_val)
+    if n and abs(d * n - round(d * n)) < 0.01:
+        k = int(round(abs(d) * n))
+        text += f" ({k} of {int(n)} validation sample{'s' if int(n) != 1 else ''})"
+    return text
+
+
+def _run_cards(summary: Mapping[str, Any]) -> list[str]:
     runs = summary.get("runs") or {}
-    one = runs.get("1cycle") or {}
-    base = runs.get("baseline") or {}
+    one, base = runs.get("1cycle") or {}, runs.get("baseline") or {}
+    acc1, accb = _get(one, "final", "val_accuracy"), _get(base, "final", "val_accuracy")
     cards = []
-    acc1 = _get(one, "final", "val_accuracy")
-    accb = _get(base, "final", "val_accuracy")
     if one:
         detail = (f"val loss {fmt_num(_get(one, 'final', 'val_loss'))} · test "
-                  f"{_e(_pct(_get(one, 'final', 'test_accuracy')))}")
-        if _num(acc1) is not None and _num(accb) is not None:
-            d = 100 * (float(acc1) - float(accb))
-            cls = "delta-good" if d >= 0 else "delta-bad"
-            detail += f' · <span class="{cls}">{d:+.1f} pts</span> vs baseline'
-        cards.append(_stat("1cycle · val accuracy", _e(_pct(acc1)), detail, "primary"))
+                  f"{_e(fmt_pct(_get(one, 'final', 'test_accuracy')))}"
+                  + _delta(acc1, accb, _get(summary, "dataset", "sizes", "val")))
+        cards.append(_stat("1cycle · val accuracy", _e(fmt_pct(acc1)), detail, "primary"))
     if base:
         cards.append(_stat(
-            "Baseline · val accuracy", _e(_pct(accb)),
+            "Baseline · val accuracy", _e(fmt_pct(accb)),
             f"val loss {fmt_num(_get(base, 'final', 'val_loss'))} · test "
-            f"{_e(_pct(_get(base, 'final', 'test_accuracy')))}<br>"
+            f"{_e(fmt_pct(_get(base, 'final', 'test_accuracy')))}<br>"
             f"constant LR {_e(fmt_lr(base.get('lr')))}", "base"))
+    return cards
+
+
+def _headline(summary: Mapping[str, Any]) -> str:
+    runs = summary.get("runs") or {}
+    cards = _run_cards(summary)
     m = summary.get("max_lr") or {}
     if m:
         src = {"finder": "from the LR range test", "given": "given"}.get(
             str(m.get("source")), str(m.get("source") or ""))
-        rng = _range_text(m)
         cards.append(_stat("Max learning rate", _e(fmt_lr(m.get("value"))),
-                           _e(", ".join(p for p in (src, rng) if p))))
+                           _e(", ".join(p for p in (src, _range_text(m)) if p))))
     epochs = summary.get("epochs")
     if epochs is not None:
         spe = summary.get("steps_per_epoch")
-        budget = f"{_e(epochs)} epochs"
         detail = (f"{_e(spe)} steps/epoch · batch {_e(summary.get('batch_size', DASH))}"
                   if spe is not None else "")
-        cards.append(_stat("Budget", budget, detail))
-    times = []
-    if one:
-        times.append(f"1cycle {fmt_seconds(one.get('wall_time'))}")
-    if base:
-        times.append(f"baseline {fmt_seconds(base.get('wall_time'))}")
+        cards.append(_stat("Budget", f"{_e(epochs)} epoch{'' if epochs == 1 else 's'}", detail))
+    times = [f"{label} {fmt_seconds(r.get('wall_time'))}" for label, r in runs.items()
+             if label in ("1cycle", "baseline")]
     if summary.get("total_wall_time") is not None:
         cards.append(_stat("Wall time", _e(fmt_seconds(summary["total_wall_time"])),
                            _e(" · ".join(times))))
-    if not cards:
-        return ""
-    return f'<div class="stats">{"".join(cards)}</div>'
+    return f'<div class="stats">{"".join(cards)}</div>' if cards else ""
+
+
+def _why_max_lr(m: Mapping[str, Any]) -> str:
+    """The pick in plain words, from its fields (not the finder's own reasoning)."""
+    if m.get("source") == "given":
+        return "Given by the configuration; the range test did not choose it."
+    lr = fmt_lr(m.get("value"))
+    if m.get("method") != "auto":
+        return f"{lr}: the range test's {m.get('method')!s} suggestion."
+    text = (f"{lr} is where the smoothed loss of the range test is lowest: the largest "
+            "learning rate at which the loss still improves, which Smith takes as the peak "
+            "of the cycle.")
+    if _num(m.get("low")) is not None and _num(m.get("high")) is not None:
+        text += (f" The loss falls fastest near {fmt_lr(m['low'])} and climbs back after "
+                 f"{fmt_lr(m['high'])}.")
+    if _num(m.get("confidence")) is not None:
+        text += (f" Confidence {float(m['confidence']):.2f} says how clearly the descent "
+                 "stands out of the curve's noise.")
+    return text
+
+
+def _finder_rows(finder: Mapping[str, Any], m: Mapping[str, Any]) -> list[tuple[str, str]]:
+    rows = []
+    sug = finder.get("suggestion") or {}
+    wd0, wd1 = finder.get("weight_decay"), m.get("weight_decay")
+    if sug and m.get("source") == "finder" and wd1 is not None and wd1 != wd0:
+        rows.append(("first test", f"{fmt_lr(sug.get('lr'))} at weight decay {fmt_lr(wd0)}"))
+    if m:
+        text = f"<b>{fmt_lr(m.get('value'))}</b>"
+        if _range_text(m):
+            text += f"<br><small>{_e(_range_text(m))}</small>"
+        rows.append(("max_lr used", text))
+        if m.get("how"):
+            rows.append(("how", _e(m["how"])))
+        rows.append(("why", f"<small>{_e(_why_max_lr(m))}</small>"))
+    if finder.get("iterations_run") is not None:
+        rows.append(("iterations", f"{_e(finder['iterations_run'])} "
+                     f"({_e(finder.get('stop_reason', ''))})"))
+    if finder.get("wall_time") is not None:
+        rows.append(("wall time", fmt_seconds(finder.get("wall_time"))))
+    return rows
 
 
 def _finder_section(summary: Mapping[str, Any], pngs: Mapping[str, bytes]) -> str:
@@ -234,116 +285,86 @@ def _finder_section(summary: Mapping[str, Any], pngs: Mapping[str, bytes]) -> st
     m = summary.get("max_lr") or {}
     if "finder" not in pngs and not finder:
         return ""
-    rows = []
     if finder.get("ran") is False:
         lead = "The LR range test was skipped: max_lr was given."
     else:
         lead = ("The learning rate grows exponentially from "
                 f"{fmt_lr(finder.get('start_lr'))} to {fmt_lr(finder.get('end_lr'))} over "
-                f"{_e(finder.get('num_iter', DASH))} iterations; the loss is recorded at each. "
-                "The peak LR of the cycle is Smith's: the largest LR at which the loss still "
-                "improves (the smoothed minimum, read after cutting the divergence tail; "
-                "stepped back by up to 1.5x when a sharp cliff follows it).")
-    sug = finder.get("suggestion") or {}
-    wd0 = finder.get("weight_decay")
-    if sug:
-        at = f" at weight decay {fmt_lr(wd0)}" if wd0 is not None else ""
-        text = f"{fmt_lr(sug.get('lr'))} ({_e(sug.get('method', ''))}{_e(at)})"
-        if _range_text(sug):
-            text += f"<br><small>{_e(_range_text(sug))}</small>"
-        rows.append(("first test", text))
-    if m:
-        text = f"<b>{fmt_lr(m.get('value'))}</b>"
-        wd1 = m.get("weight_decay")
-        if m.get("source") == "finder" and wd1 is not None and wd0 is not None and wd1 != wd0:
-            text += (f" — re-read from the curve at the chosen weight decay {fmt_lr(wd1)} "
-                     "(plotted)")
-        if _range_text(m):
-            text += f"<br><small>{_e(_range_text(m))}</small>"
-        rows.append(("max_lr used", text))
-        if m.get("reason"):
-            rows.append(("why", f"<small>{_e(m['reason'])}</small>"))
-    if finder.get("iterations_run") is not None:
-        rows.append(("iterations", f"{_e(finder['iterations_run'])} ({_e(finder.get('stop_reason', ''))})"))
-    if finder.get("wall_time") is not None:
-        rows.append(("wall time", fmt_seconds(finder.get("wall_time"))))
-    kv = "".join(f"<dt>{_e(k)}</dt><dd>{v}</dd>" for k, v in rows)
-    fig = _figure(pngs, "finder", "Loss against learning rate (log scale); the chosen max_lr "
-                  "and its plausible range are marked.")
-    body = f'<div class="grid2">{fig}<dl class="kv">{kv}</dl></div>' if fig else \
-        f'<dl class="kv">{kv}</dl>'
-    return (f'<section class="card" id="finder"><h2>1. LR range test</h2>'
-            f'<p class="lead">{lead}</p>{body}</section>')
+                f"{_e(finder.get('num_iter', DASH))} iterations while the loss is recorded. "
+                "The peak of the cycle is the largest learning rate at which the loss still "
+                "improves.")
+    fig = _figure(pngs, "finder", "Loss against learning rate (log scale); the max_lr used "
+                  "and the baseline's LR are marked.")
+    return _card("finder", "1. LR range test", lead, fig, _kv(_finder_rows(finder, m)))
+
+
+def _table(head: list[str], rows: list[tuple[bool, list[str]]]) -> str:
+    th = "".join(f"<th>{h}</th>" for h in head)
+    body = []
+    for chosen, cells in rows:
+        cls = ' class="chosen"' if chosen else ""
+        body.append(f"<tr{cls}>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+    return f"<table><thead><tr>{th}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def _wd_tables(wd: Mapping[str, Any]) -> str:
+    chosen = wd.get("chosen")
+    rows = [(r.get("weight_decay") == chosen,
+             [fmt_lr(r.get("weight_decay")), fmt_num(r.get("min_loss")), fmt_lr(r.get("lr_at_min")),
+              fmt_lr(r.get("suggested_lr")), "✓" if r.get("accepted") else ""])
+            for r in wd.get("rows") or []]
+    out = _table(["weight decay", "min loss", "LR at min", "suggested LR", "reaches best"],
+                 rows) if rows else ""
+    confirm = wd.get("confirm") or []
+    if confirm:
+        sig = _e(str(confirm[0].get("signal", "val_loss")).replace("_", " "))
+        n = int(confirm[0].get("epochs") or 1)
+        crows = [(r.get("weight_decay") == chosen,
+                  [fmt_lr(r.get("weight_decay")),
+                   "diverged" if r.get("loss") is None else fmt_num(r.get("loss")),
+                   fmt_pct(r.get("accuracy"))]) for r in confirm]
+        out += (f"<p>Decided by {n} epoch{'s' if n > 1 else ''} of 1cycle per weight decay "
+                "at and below the range tests' bound:</p>"
+                + _table(["weight decay", sig, "accuracy"], crows))
+    return out
 
 
 def _wd_section(summary: Mapping[str, Any], pngs: Mapping[str, bytes]) -> str:
     wd = summary.get("weight_decay") or {}
     if "weight_decay" not in pngs and not wd:
         return ""
-    rows = wd.get("rows") or []
-    table = ""
-    if rows:
-        body = []
-        for r in rows:
-            cls = ' class="chosen"' if r.get("weight_decay") == wd.get("chosen") else ""
-            ok = "✓" if r.get("accepted") else ""
-            body.append(
-                f"<tr{cls}><td>{fmt_lr(r.get('weight_decay'))}</td>"
-                f"<td>{fmt_num(r.get('min_loss'))}</td><td>{fmt_lr(r.get('lr_at_min'))}</td>"
-                f"<td>{fmt_lr(r.get('suggested_lr'))}</td><td>{ok}</td></tr>")
-        table = ("<table><thead><tr><th>weight decay</th><th>min loss</th>"
-                 "<th>LR at min</th><th>suggested LR</th><th>reaches best</th></tr></thead>"
-                 f"<tbody>{''.join(body)}</tbody></table>")
-    confirm = wd.get("confirm") or []
-    if confirm:
-        body = []
-        for r in confirm:
-            cls = ' class="chosen"' if r.get("weight_decay") == wd.get("chosen") else ""
-            loss = "diverged" if r.get("loss") is None else fmt_num(r.get("loss"))
-            body.append(f"<tr{cls}><td>{fmt_lr(r.get('weight_decay'))}</td><td>{loss}</td>"
-                        f"<td>{_pct(r.get('accuracy'))}</td></tr>")
-        sig = _e(str(confirm[0].get("signal", "val_loss")).replace("_", " "))
-        n = int(confirm[0].get("epochs") or 1)
-        table += (f"<p>Confirmed by {n} epoch{'s' if n > 1 else ''} of 1cycle per weight "
-                  "decay:</p><table><thead><tr>"
-                  f"<th>weight decay</th><th>{sig}</th><th>accuracy</th></tr></thead>"
-                  f"<tbody>{''.join(body)}</tbody></table>")
-    chosen = wd.get("chosen")
-    lead = _e(wd.get("rule") or "")
     verdict = ""
-    if chosen is not None:
-        verdict = f'<p><b>Chosen weight decay: {fmt_lr(chosen)}</b>'
-        if wd.get("reason"):
-            verdict += f" — {_e(wd['reason'])}"
-        verdict += "</p>"
+    if wd.get("chosen") is not None:
+        how = wd.get("how") or wd.get("reason")
+        verdict = (f"<p><b>Chosen weight decay: {fmt_lr(wd['chosen'])}</b>"
+                   + (f" — {_e(how)}" if how else "") + "</p>")
+    detail = ""
+    if wd.get("reason") and wd.get("how"):
+        detail = f"<p><small>{_e(wd['reason'])}</small></p>"
     fig = _figure(pngs, "weight_decay", "Range tests from the same initial weights, one per "
-                  "weight decay.")
-    inner = f'<div class="grid2">{fig}<div>{verdict}{table}</div></div>' if fig else \
-        f"{verdict}{table}"
-    return (f'<section class="card" id="weight-decay"><h2>2. Weight-decay check</h2>'
-            f'<p class="lead">{lead}</p>{inner}</section>')
+                  "weight decay; the chosen one drawn thicker.")
+    side = f"<div>{verdict}{_wd_tables(wd)}{detail}</div>"
+    return _card("weight-decay", "2. Weight-decay check", _e(wd.get("rule") or ""), fig, side)
 
 
 def _schedule_section(summary: Mapping[str, Any], pngs: Mapping[str, bytes]) -> str:
     if "schedule" not in pngs:
         return ""
     s = summary.get("schedule") or {}
-    bits = []
+    rows = []
     for k in ("style", "max_lr", "div", "final_div", "pct_start", "annihilate", "total_steps"):
-        if s.get(k) is not None:
-            v = s[k]
+        v = s.get(k)
+        if v is not None:
             shown = (fmt_lr(v) if k == "max_lr" else fmt_num(v)) if _num(v) is not None else v
-            bits.append(f"<dt>{_e(k)}</dt><dd>{_e(shown)}</dd>")
-    mom = s.get("momentum")
-    if mom:
-        bits.append(f"<dt>momentum</dt><dd>{_e(' → '.join(fmt_num(x) for x in mom))}</dd>")
-    kv = f'<dl class="kv">{"".join(bits)}</dl>' if bits else ""
+            rows.append((k, _e(shown)))
+    if s.get("momentum"):
+        rows.append(("momentum", _e(" → ".join(fmt_num(x) for x in s["momentum"]))))
     fig = _figure(pngs, "schedule", "Learning rate (left axis) and momentum (right axis) "
                   "per iteration of the 1cycle run.")
-    return ('<section class="card" id="schedule"><h2>3. The 1cycle schedule</h2>'
-            '<p class="lead">The LR climbs from max_lr/div to max_lr and back while momentum '
-            'falls and rises in the opposite direction; the last steps anneal the LR far '
-            f'below its starting value.</p><div class="grid2">{fig}{kv}</div></section>')
+    lead = ("The LR climbs from max_lr/div to max_lr and back while momentum falls and rises "
+            "in the opposite direction; the last steps anneal the LR far below its starting "
+            "value.")
+    return _card("schedule", "3. The 1cycle schedule", lead, fig, _kv(rows) if rows else "")
 
 
 def _comparison_section(summary: Mapping[str, Any], pngs: Mapping[str, bytes]) -> str:
@@ -371,15 +392,15 @@ def _results_table(runs: Mapping[str, Any]) -> str:
     if not runs:
         return ""
     cols = [("train loss", "train_loss", fmt_num), ("val loss", "val_loss", fmt_num),
-            ("val accuracy", "val_accuracy", _pct), ("test loss", "test_loss", fmt_num),
-            ("test accuracy", "test_accuracy", _pct)]
+            ("val accuracy", "val_accuracy", fmt_pct), ("test loss", "test_loss", fmt_num),
+            ("test accuracy", "test_accuracy", fmt_pct)]
     present = [c for c in cols if any(_get(r, "final", c[1]) is not None for r in runs.values())]
     head = "".join(f"<th>{_e(c[0])}</th>" for c in present)
     body = []
     for label, r in runs.items():
         cells = "".join(f"<td>{_e(fn(_get(r, 'final', key)))}</td>" for _, key, fn in present)
         desc = r.get("description") or ""
-        best = _pct(_get(r, "best", "val_accuracy"))
+        best = fmt_pct(_get(r, "best", "val_accuracy"))
         body.append(f"<tr><td><b>{_e(label)}</b><br><small>{_e(desc)}</small></td>{cells}"
                     f"<td>{_e(best)}</td><td>{_e(fmt_seconds(r.get('wall_time')))}</td></tr>")
     return ("<h3>Final numbers</h3><table><thead><tr><th>run</th>" + head +
@@ -403,6 +424,11 @@ def _reproduce_section(summary: Mapping[str, Any], config_toml: str, command: st
         parts.append("<h3>Command line</h3>")
         parts.append(f"<pre>{_e(command)}</pre>")
     parts.append("<h3>Configuration (config.toml)</h3>")
+    if summary.get("runs"):
+        parts.append("<p>This run's configuration with its choices filled in (max_lr, weight "
+                     "decay, baseline LR): with it, <code>onecycle run --config config.toml"
+                     "</code> trains the same runs again without the searches; the command "
+                     "line above repeats the whole recipe.</p>")
     parts.append(f"<pre>{_e(config_toml)}</pre>")
     info = []
     ds = summary.get("dataset") or {}
@@ -424,8 +450,7 @@ def _reproduce_section(summary: Mapping[str, Any], config_toml: str, command: st
     if summary.get("seed") is not None:
         info.append(("seed", _e(summary["seed"])))
     if info:
-        parts.append("<h3>Environment</h3><dl class=\"kv\">" +
-                     "".join(f"<dt>{_e(k)}</dt><dd>{v}</dd>" for k, v in info) + "</dl>")
+        parts.append("<h3>Environment</h3>" + _kv(info))
     parts.append("</section>")
     return "".join(parts)
 

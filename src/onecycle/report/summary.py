@@ -71,6 +71,22 @@ class RunFacts:
         return OneCycleSchedule(self.plan.epochs * self.steps_per_epoch, self.plan.max_lr,
                                 **self.plan.schedule)
 
+    def resolved_config(self) -> Any:
+        """The configuration with the run's choices filled in (``schedule.max_lr``,
+        ``weight_decay.value`` with the search off, ``baseline.lr``): running it again
+        trains the same 1cycle and baseline without the searches."""
+        changes: dict[str, Any] = {"schedule.max_lr": self.plan.max_lr,
+                                   "weight_decay.value": self.weight_decay,
+                                   "weight_decay.check": False}
+        if self.baseline is not None:
+            changes["baseline.lr"] = self.baseline.lr
+        return self.config.with_overrides(changes)
+
+    @property
+    def val_size(self) -> int:
+        """Samples in the validation split."""
+        return len(self.setup.bundle.val)
+
     @property
     def name(self) -> str:
         """The run's name (given, or dataset and model)."""
@@ -93,8 +109,8 @@ def _versions() -> dict[str, str]:
 def _weight_decay_info(facts: RunFacts) -> dict[str, Any]:
     choice = facts.choice
     if choice is None:
-        return {"chosen": facts.weight_decay, "checked": False,
-                "rule": "Weight decay fixed by the configuration (weight_decay.check = false)."}
+        how = "Fixed by the configuration (weight_decay.check = false or --weight-decay)."
+        return {"chosen": facts.weight_decay, "checked": False, "how": how, "rule": how}
     info = {"checked": True, **choice.record(), "wall_time": choice.wall_time}
     if info.get("confirm") is None:
         info.pop("confirm", None)
@@ -115,6 +131,41 @@ def _schedule_info(facts: RunFacts, sched: Any) -> dict[str, Any]:
             "spec": sched.to_dict()}
 
 
+def _recovery_note(facts: RunFacts) -> str | None:
+    """A caveat when the range test's loss recovered from the climb-back after the pick."""
+    from ..finder.suggest import spike_recovery
+
+    curve = facts.curve
+    if curve is None or facts.max_lr.get("source") != "finder":
+        return None
+    rec = spike_recovery(curve.lrs, curve.losses)
+    if rec is None:
+        return None
+    end = "blew up" if rec.blew_up else "the sweep ended"
+    conf = facts.max_lr.get("confidence")
+    sure = f" (confidence {conf:.2f} is about that minimum)" if conf is not None else ""
+    return (f"The range test's loss climbed back at lr {fmt_lr(rec.spike_lr)}, then came down "
+            f"again until lr {fmt_lr(rec.end_lr)}, where {end}. The max_lr used, "
+            f"{fmt_lr(facts.plan.max_lr)}, is the minimum before that climb-back{sure}; a "
+            "higher peak might train faster, and only a short run at it can tell.")
+
+
+def _small_split_note(facts: RunFacts) -> str | None:
+    n = facts.val_size
+    if facts.baseline is None or not 0 < n <= 2000:
+        return None
+    return (f"The validation split has {n} samples: one sample is {100 / n:.2g} points of "
+            "accuracy, so differences of a few samples between the runs are within chance.")
+
+
+def _notes(facts: RunFacts) -> list[str]:
+    notes = [n for n in (_recovery_note(facts), _small_split_note(facts)) if n]
+    for label, run in (("1cycle run", facts.cycle), ("baseline", facts.baseline)):
+        if run is not None and run.diverged is not None:
+            notes.append(f"The {label} diverged: {run.diverged}")
+    return notes
+
+
 def summarize(facts: RunFacts) -> dict[str, Any]:
     """The summary dict of a run (keys: :data:`SUMMARY_KEYS`)."""
     import torch
@@ -123,10 +174,7 @@ def summarize(facts: RunFacts) -> dict[str, Any]:
     sched = facts.schedule()
     runs = {"1cycle": _run_info(facts.cycle, f"1cycle, max_lr {fmt_lr(plan.max_lr)}, "
                                 f"{cfg.schedule.style} style", plan.epochs)}
-    notes = list(facts.notes)
-    for label, run in (("1cycle run", facts.cycle), ("baseline", facts.baseline)):
-        if run is not None and run.diverged is not None:
-            notes.append(f"the {label} diverged: {run.diverged}")
+    notes = list(facts.notes) + _notes(facts)
     if facts.baseline is not None:
         runs["baseline"] = _run_info(facts.baseline, f"constant LR {fmt_lr(facts.baseline.lr)}",
                                      cfg.epochs)
@@ -153,7 +201,7 @@ def _write_artifacts(out: Path, facts: RunFacts) -> list[str]:
     from .._io import write_json_atomic
 
     files = ["config.toml", "history_1cycle.json"]
-    facts.config.save(out / "config.toml")
+    facts.resolved_config().save(out / "config.toml")
     facts.cycle.history.save(out / "history_1cycle.json")
     if facts.baseline is not None:
         facts.baseline.history.save(out / "history_baseline.json")
@@ -162,8 +210,7 @@ def _write_artifacts(out: Path, facts: RunFacts) -> list[str]:
         facts.curve.save(out / "finder.json")
         files.append("finder.json")
     if facts.choice is not None:
-        write_json_atomic(out / "weight_decay.json",
-                          {**facts.choice.search.to_dict(), **facts.choice.record()})
+        write_json_atomic(out / "weight_decay.json", facts.choice.to_dict())
         files.append("weight_decay.json")
     return files
 
@@ -185,7 +232,7 @@ def write_run(out: Path, facts: RunFacts) -> tuple[Path, dict[str, Any], list[st
     files = _write_artifacts(out, facts)
     summary["files"] = files
     summary["total_wall_time"] = time.perf_counter() - facts.started
-    report = write_report(out, summary, figures, facts.config, name=summary["name"],
+    report = write_report(out, summary, figures, facts.resolved_config(), name=summary["name"],
                           command=summary["command"])
     for fig in figures.values():
         fig.clear()

@@ -19,7 +19,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from .._format import fmt_value
+from .._format import fmt_lr, fmt_value
 from .._validate import nonnegative
 from .curves import CurveStats, curve_signal
 
@@ -33,6 +33,7 @@ __all__ = [
     "pick_short_run",
     "confirm_candidates",
     "default_confirm_epochs",
+    "shown",
 ]
 
 #: how :func:`select_by_curves` picks among the values that reach the best loss
@@ -66,8 +67,9 @@ def _judge(values: Sequence[Any], stats: Sequence[CurveStats], usable: list[int]
             why = (f"its minimum {s.min_loss:.4g} is above the best {sb.min_loss:.4g} by more "
                    f"than the tolerance {tol:.3g}")
         elif math.log10(s.lr_at_min) < math.log10(sb.lr_at_min) - lr_slack:
-            why = (f"its minimum lies at lr {s.lr_at_min:.3g}, more than {lr_slack:g} decades "
-                   f"below the best curve's {sb.lr_at_min:.3g} (a shorter usable LR range)")
+            why = (f"its minimum lies at lr {fmt_lr(s.lr_at_min)}, more than {lr_slack:g} "
+                   f"decades below the best curve's {fmt_lr(sb.lr_at_min)} (a shorter usable "
+                   "LR range)")
         row["accepted"] = not why
         row["why"] = why or "reaches the best loss at a high LR"
         if not why:
@@ -97,44 +99,49 @@ def _order(values: Sequence[Any], stats: Sequence[CurveStats], usable: list[int]
     return acc, rest
 
 
+def shown(param: str) -> Any:
+    """How values of ``param`` are written in reasons: a weight decay or an LR as every LR
+    is shown (:func:`onecycle._format.fmt_lr`), anything else by ``fmt_value``.
+
+    >>> shown("weight_decay")(1e-4), shown("dropout")(0.3)
+    ('0.0001', '0.3')
+    """
+    return fmt_lr if param in ("weight_decay", "wd", "lr", "max_lr") else fmt_value
+
+
 def _curve_reason(param: str, values: Sequence[Any], stats: Sequence[CurveStats],
                   rows: list[dict[str, Any]], order: list[int], acc: list[int],
                   rest: list[int], usable: list[int], b: int, prefer: str, signal: str) -> str:
+    """The choice in short sentences: the winner's curve, the others that qualified,
+    those rejected and why, the runner-up, and a warning when the curves say little."""
     w, sw, sb = order[0], stats[order[0]], stats[b]
-    reason = (f"{param}={fmt_value(values[w])}: its range test reaches a smoothed {signal} of "
-              f"{sw.min_loss:.4g} at lr {sw.lr_at_min:.3g}")
-    if w == b:
-        reason += " (the lowest of all curves)"
-    else:
-        reason += (f", within {rows[w]['tolerance']:.3g} of the lowest ({sb.min_loss:.4g} with "
-                   f"{param}={fmt_value(values[b])}, at lr {sb.lr_at_min:.3g})")
+    fv = shown(param)
+    parts = [f"{param}={fv(values[w])}: its range test reaches a smoothed {signal} of "
+             f"{sw.min_loss:.4g} at lr {fmt_lr(sw.lr_at_min)}"
+             + (", the lowest of all curves." if w == b else
+                f", within {rows[w]['tolerance']:.3g} of the lowest ({sb.min_loss:.4g}, "
+                f"{param}={fv(values[b])}).")]
     if len(acc) > 1:
-        reason += (f"; it is {_PICK[prefer]} of the {len(acc)} values that reach the best loss "
-                   f"at a high LR ({', '.join(fmt_value(values[i]) for i in acc)})")
+        parts.append(f"{len(acc)} values reach the best loss at a high LR "
+                     f"({', '.join(fv(values[i]) for i in acc)}); this is {_PICK[prefer]}.")
     elif prefer != "lowest_loss":
-        reason += "; no other value reaches the best loss at as high an LR"
+        parts.append("No other value reaches the best loss at as high an LR.")
     rejected = [i for i in rest if i in usable]
-    label = "rejected"
     if prefer == "largest":
         rejected = [i for i in rejected if _as_num(values, i) > _as_num(values, w)]
-        label = "larger values rejected"
     elif prefer == "smallest":
         rejected = [i for i in rejected if _as_num(values, i) < _as_num(values, w)]
-        label = "smaller values rejected"
-    if rejected:
-        reason += f"; {label}: " + "; ".join(f"{fmt_value(values[i])} ({rows[i]['why']})"
-                                               for i in rejected)
+    for i in rejected:
+        parts.append(f"Rejected: {fv(values[i])}, {rows[i]['why']}.")
     if len(order) > 1:
         r = order[1]
-        reason += f". Runner-up: {param}={fmt_value(values[r])}"
-        if rows[r]["accepted"]:
-            reason += " (also reaches the best loss)"
-        elif r not in rejected:
-            reason += f" ({rows[r]['why']})"
+        note = (" (also reaches the best loss)" if rows[r]["accepted"] else
+                "" if r in rejected else f" ({rows[r]['why']})")
+        parts.append(f"Runner-up: {param}={fv(values[r])}{note}.")
     if sb.descent <= 2 * sb.se:
-        reason += (". Warning: even the best curve barely descends (within its noise), so the "
-                   "comparison says little: widen the LR sweep or raise num_iter")
-    return reason + "."
+        parts.append("Warning: even the best curve barely descends (within its noise), so "
+                     "the comparison says little: widen the LR sweep or raise num_iter.")
+    return " ".join(parts)
 
 
 def select_by_curves(
@@ -309,18 +316,20 @@ def pick_short_run(
     best = values[best_i]
     runner = values[order[1]] if len(order) > 1 else None
     word = "highest" if higher else "lowest"
-    reason = (f"{param}={fmt_value(best)} reached the {word} {signal.replace('_', ' ')} "
-              f"({scores[best_i]:.4g}) after {epochs_text}")
+    fv = shown(param)
+    sig = signal.replace("_", " ").replace("val ", "validation ")
+    reason = (f"{param}={fv(best)} reached the {word} {sig} ({scores[best_i]:.4g}) "
+              f"after {epochs_text}.")
     if runner is not None:
         rs = scores[order[1]]
         if math.isfinite(rs):
-            gap = abs(rs - scores[best_i])
-            reason += f"; runner-up {param}={fmt_value(runner)} with {rs:.4g} (gap {gap:.3g})"
+            reason += (f" Runner-up: {param}={fv(runner)} with {rs:.4g} (gap "
+                       f"{abs(rs - scores[best_i]):.3g}).")
         else:
-            reason += f"; runner-up {param}={fmt_value(runner)} diverged"
+            reason += f" Runner-up: {param}={fv(runner)}, which diverged."
     bad = [values[i] for i in order if not math.isfinite(scores[i])]
     if bad:
-        reason += f"; diverged: {', '.join(fmt_value(b) for b in bad)}"
+        reason += f" Diverged: {', '.join(fv(b) for b in bad)}."
     return best, runner, reason
 
 

@@ -113,6 +113,13 @@ def _check_wd(value: Any) -> None:
     nonnegative("weight_decay", value)
 
 
+def _dtype_max(optimizer: torch.optim.Optimizer) -> float:
+    """The largest number every floating-point parameter of ``optimizer`` can hold."""
+    sizes = [float(torch.finfo(p.dtype).max) for g in optimizer.param_groups
+             for p in g["params"] if p.is_floating_point()]
+    return min(sizes, default=float("inf"))
+
+
 def set_weight_decay(model: Any, optimizer: torch.optim.Optimizer, value: float) -> None:
     """Set the weight decay of the optimizer's param groups to ``value`` (>= 0).
 
@@ -129,6 +136,11 @@ def set_weight_decay(model: Any, optimizer: torch.optim.Optimizer, value: float)
     from ..hyper import get_hyper, set_hyper
 
     _check_wd(value)
+    top = _dtype_max(optimizer)
+    if value > top:
+        raise ValueError(f"weight_decay={value:g} is larger than the parameters' dtype can "
+                         f"hold ({top:.3g}); a weight decay that large would overflow in the "
+                         "optimizer step")
     current = get_hyper(optimizer, "weight_decay")
     decayed = [c > 0 for c in current]
     if any(decayed) and not all(decayed):

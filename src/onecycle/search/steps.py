@@ -337,5 +337,6 @@ def describe_cycle(plan: CyclePlan) -> str:
     mom_txt = ("not cycled" if mom is None else
                "-".join(f"{m:g}" for m in mom) if isinstance(mom, (tuple, list)) else str(mom))
     wd = "as the optimizer has it" if plan.weight_decay is None else fmt_lr(plan.weight_decay)
-    return (f"{plan.epochs} epochs, max_lr {fmt_lr(plan.max_lr)}, momentum {mom_txt}, "
+    return (f"{plan.epochs} epoch{'' if plan.epochs == 1 else 's'}, max_lr "
+            f"{fmt_lr(plan.max_lr)}, momentum {mom_txt}, "
             f"weight decay {wd}")

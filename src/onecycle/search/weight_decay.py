@@ -46,7 +46,7 @@ from typing import Any
 
 from torch import nn
 
-from .._format import fmt_lr, fmt_value
+from .._format import fmt_lr
 from .._validate import integer, nonnegative
 from .._validate import values as check_values
 from .factories import LossFn, MakeOptimizer, ModelLike, build_optimizer, initial_model
@@ -128,8 +128,9 @@ def _new_midpoints(tried: Sequence[float], winner: float) -> list[float]:
     return [v for v in out if all(not math.isclose(v, t, rel_tol=1e-9, abs_tol=0.0) for t in tried)]
 
 
-def _require_weight_decay(make_optimizer: Any, base: nn.Module) -> None:
-    # fail early (before any range test) on an optimizer without weight decay
+def _require_weight_decay(make_optimizer: Any, base: nn.Module, values: Sequence[float]) -> None:
+    """Fail early, before any range test: an optimizer without weight decay, or a value
+    the optimizer cannot take (:func:`set_weight_decay` says why)."""
     from ..hyper import adapter_for
 
     probe = build_optimizer(make_optimizer, copy.deepcopy(base))
@@ -138,6 +139,8 @@ def _require_weight_decay(make_optimizer: Any, base: nn.Module) -> None:
             f"optimizer {type(probe).__name__} has no weight_decay hyper-parameter, so "
             "there is nothing to search"
         )
+    for v in values:
+        set_weight_decay(None, probe, v)
 
 
 def _range_tests(ctx: Any, values: list[float], known: Mapping[float, Any], opts: dict[str, Any],
@@ -210,7 +213,7 @@ def weight_decay_search(
     known = {float(k): v for k, v in (known or {}).items()}
     with guarded(train_loader, val_loader):
         ctx = context(base, make_optimizer, loss_fn, train_loader, val_loader, o)
-        _require_weight_decay(make_optimizer, base)
+        _require_weight_decay(make_optimizer, base, values)
         curves = _range_tests(ctx, values, known, opts, o)
         order, rows, reason, use_val = _decide(values, curves, val_loader is not None, o)
         refined: list[float] = []
@@ -270,11 +273,26 @@ class WeightDecayChoice:
         """The range test at the chosen weight decay."""
         return self.search.curve(self.value)
 
+    @property
+    def how(self) -> str:
+        """How the value was chosen, in one short sentence."""
+        if self.confirm is None:
+            return (f"The range tests chose {fmt_lr(self.value)}: the largest weight decay "
+                    "whose curve still reaches the best loss at a high LR.")
+        n = self.confirm.config.get("epochs")
+        return (f"The range tests gave an upper bound of {fmt_lr(self.bound)}; {n}-epoch "
+                f"1cycle runs of {', '.join(fmt_lr(v) for v in self.candidates)} chose "
+                f"{fmt_lr(self.value)} (lowest "
+                f"{self.confirm.signal.replace('val_', 'validation ').replace('_', ' ')}).")
+
     def figure(self) -> Any:
-        """The range tests overlaid, the chosen weight decay marked."""
+        """The range tests overlaid, the chosen weight decay marked (and the range tests'
+        bound, when short runs chose below it)."""
         from ..plots.search import plot_search_curves, value_label
 
-        labels = [value_label("weight_decay", v) for v in self.search.values]
+        labels = [value_label("weight_decay", v)
+                  + (" (range-test bound)" if v == self.bound != self.value else "")
+                  for v in self.search.values]
         chosen = self.search.values.index(self.value)
         return plot_search_curves(self.search.curves, labels, chosen=chosen,
                                   title="Weight decay: LR range tests per weight decay")
@@ -301,29 +319,28 @@ class WeightDecayChoice:
 
         >>> # choice.record()["chosen"] == choice.value
         """
-        return {"chosen": self.value, "range_test_choice": self.bound,
+        return {"chosen": self.value, "how": self.how, "range_test_choice": self.bound,
                 "values": list(self.search.values), "rows": self.search.rows,
                 "confirm": self.confirm_rows(), "max_lr": self.max_lr, "reason": self.reason,
                 "rule": self.rule}
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain data: the choice, the bound, the reason, both searches."""
+        """Strict JSON (what ``weight_decay.json`` holds): :meth:`record` and, nested,
+        both searches (the range tests' own ``best`` is the bound, under
+        ``range_tests``)."""
         from .._plain import to_plain
 
-        return to_plain({
-            "chosen": self.value, "range_test_choice": self.bound, "max_lr": self.max_lr,
-            "suggestion": self.suggestion, "candidates": self.candidates,
-            "reason": self.reason, "rule": self.rule, "search": self.search.to_dict(),
-            "confirm": None if self.confirm is None else self.confirm.to_dict(),
-        })
+        return to_plain({"format": "onecycle.weight_decay_choice", "version": 1,
+                         **self.record(), "range_tests": self.search.to_dict(),
+                         "short_runs": None if self.confirm is None else self.confirm.to_dict()})
 
 
 def _confirmation_text(bound: float, cands: list[float], epochs: int, max_lr: float,
                        confirm: SearchResult) -> str:
-    return (f"The range tests give an upper bound of {fmt_lr(bound)} (a 100-iteration "
-            "sweep is too short for weight decay to show its cost). "
-            f"{epochs} epoch(s) of 1cycle at max_lr {fmt_lr(max_lr)} for each of "
-            f"{', '.join(fmt_value(v) for v in cands)} then decided: {confirm.reason}.")
+    return (f"The range tests give an upper bound of {fmt_lr(bound)}: a 100-iteration sweep "
+            f"is too short for weight decay to show its cost. {epochs} epoch(s) of 1cycle at "
+            f"max_lr {fmt_lr(max_lr)} for each of {', '.join(fmt_lr(v) for v in cands)} "
+            f"then decided. {confirm.reason}")
 
 
 def choose_weight_decay(
