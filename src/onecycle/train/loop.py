@@ -49,6 +49,7 @@ from .callbacks import HOOKS, DivergenceWarning, StopTraining, TrainingDiverged,
 from .checkpoint import CheckpointError, get_rng_state
 from .distributed import set_loader_epoch
 from .history import History
+from .modes import set_eval_mode, set_train_mode
 
 if TYPE_CHECKING:  # pragma: no cover
     from .resume import ResumePoint
@@ -139,6 +140,7 @@ class FitLoop:
         if not model.training:
             model.train()
         self.train_modes = [(m, m.training) for m in model.modules()]
+        set_train_mode(t.optimizer)  # schedule-free: steps are taken from its y sequence
         self.step_fn = resolve_step(t.loss_fn, t.step_fn)
         self.source = "step_fn" if t.step_fn is not None else "loss_fn"
         self.runner = OptimizerStep(model, t.optimizer, t.numerics, scaler=t.scaler)
@@ -173,6 +175,7 @@ class FitLoop:
     def _failed(self, exc: BaseException) -> None:
         self.status = "failed"
         t = self.trainer
+        set_eval_mode(t.optimizer)  # before the groups' flags are put back below
         if self.start is None and self.step == 0:  # no optimizer step was taken: undo the
             for g, vals in zip(t.optimizer.param_groups, self.groups_before):
                 g.update(vals)  # scheduler's first write (lr, momentum, ...)
@@ -187,6 +190,7 @@ class FitLoop:
     def _finish(self, hooks: Hooks) -> None:
         t, hist = self.trainer, self.history
         hist.fits[0]["meta"] = dict(hist.meta)
+        set_eval_mode(t.optimizer)  # schedule-free: the fit leaves its averaged weights
         try:
             for fn in hooks["on_fit_end"]:
                 fn(t)

@@ -45,6 +45,7 @@ from .distributed import DistContext, shard_loader
 from .history import History
 from .loop import FitLoop
 from .metrics import METRICS, accuracy, evaluate_loader, parse_metrics
+from .modes import averaged_weights, has_batchnorm, has_modes, refresh_batchnorm
 from .options import (
     TrainerOptions,
     cycle_momentum_default,
@@ -58,6 +59,37 @@ __all__ = ["Trainer", "accuracy", "METRICS", "seed_everything"]
 
 Resume = bool | str | os.PathLike[str]
 _TAIL_CURVES = ("linear", "cos", "cosine", "exp", "exponential")
+#: what fit_schedule takes: {name: schedule or per-group list}, or total_steps -> that
+Schedules = Mapping[str, Any] | Callable[[int], Mapping[str, Any]]
+
+
+def _schedule_specs(table: Any, total: int) -> dict[str, Any]:
+    """The JSON specs of ``fit_schedule``'s schedules (what a resumed fit rebuilds them
+    from), each checked: it has ``to_dict()`` and spans the fit's ``total`` steps."""
+    if not isinstance(table, Mapping) or not table:
+        raise TypeError(f"schedules must be a non-empty mapping {{name: schedule}} or a "
+                        f"function total_steps -> such a mapping, got {table!r}")
+
+    def spec(name: str, sched: Any) -> dict[str, Any]:
+        to_dict = getattr(sched, "to_dict", None)
+        if not callable(sched) or not callable(to_dict):
+            raise TypeError(f"schedules[{name!r}] must be a schedule of onecycle.schedule "
+                            f"(callable, with to_dict() so the fit can resume), got {sched!r}")
+        steps = getattr(sched, "total_steps", None)
+        if steps is not None and steps != total:
+            raise ValueError(
+                f"schedules[{name!r}] spans {steps} steps but the fit has {total} optimizer "
+                "steps; build it with trainer.steps_for(epochs), or pass a function "
+                "total_steps -> schedules")
+        return to_plain(to_dict())
+
+    out: dict[str, Any] = {}
+    for name, sched in table.items():
+        if not isinstance(name, str):
+            raise TypeError(f"schedule names must be strings, got {name!r}")
+        out[name] = ([spec(name, s) for s in sched] if isinstance(sched, (list, tuple))
+                     else spec(name, sched))
+    return out
 
 
 def _check_parts(model: Any, loss_fn: Any, optimizer: Any, loaders: Mapping[str, Any],
@@ -384,6 +416,59 @@ class Trainer:
 
         return self._execute("constant", epochs, args, resolve, build, resume)
 
+    def fit_schedule(self, epochs: int, schedules: Schedules, *,
+                     resume: Resume = False) -> History:
+        """Train ``epochs`` epochs with any schedules of :mod:`onecycle.schedule` driving
+        the optimizer's hyper-parameters, one step per optimizer step (a
+        :class:`~onecycle.scheduler.ParamScheduler`, as every fit uses).
+
+        Args:
+            epochs: number of epochs.
+            schedules: ``{name: schedule}`` -- ``"lr"``, ``"momentum"``,
+                ``"weight_decay"`` or any param-group key -> a schedule, or a list of
+                them (one per param group) -- or a function ``total_steps -> {...}``
+                that builds them for the fit's length (:meth:`steps_for`). Every
+                schedule needs ``to_dict()`` (all of :mod:`onecycle.schedule` have it),
+                so the fit can be resumed; one with ``total_steps`` must span the fit.
+            resume: as for :meth:`fit_one_cycle`.
+
+        Hyper-parameters without a schedule are left as they are (momentum too).
+
+        >>> # from onecycle.schedule import linear_decay
+        >>> # trainer.fit_schedule(3, lambda T: {"lr": linear_decay(T, 0.1)})
+        """
+        from ..schedule import schedule_from_dict
+        from ..scheduler import ParamScheduler
+
+        epochs = positive_int("epochs", epochs)
+        total = self.steps_for(epochs)
+        table = schedules
+        if not isinstance(schedules, Mapping) and not hasattr(schedules, "to_dict") \
+                and callable(schedules):
+            table = schedules(total)
+        specs = _schedule_specs(table, total)
+        args = {"epochs": epochs, "schedules": specs}
+
+        def resolve() -> tuple[dict[str, Any], dict[str, Any]]:
+            return {"schedules": specs}, {}
+
+        def build(resolved: dict[str, Any], total: int) -> Any:
+            built = {name: ([schedule_from_dict(d) for d in spec] if isinstance(spec, list)
+                            else schedule_from_dict(spec))
+                     for name, spec in resolved["schedules"].items()}
+            return ParamScheduler(self.optimizer, built, total_steps=total)
+
+        return self._execute("schedule", epochs, args, resolve, build, resume)
+
+    def steps_for(self, epochs: int) -> int:
+        """Optimizer steps of a fit of ``epochs`` epochs on this trainer's data:
+        ``epochs x ceil(len(train_loader) / accumulation_steps)``.
+
+        >>> # trainer.steps_for(3)  -> 63 for 21 batches per epoch
+        """
+        epochs = positive_int("epochs", epochs)
+        return epochs * -(-self._batches_per_epoch() // self.numerics.accumulation_steps)
+
     def fit_tail(
         self,
         epochs: int,
@@ -516,7 +601,11 @@ class Trainer:
         fn = self.eval_fn if self.eval_fn is not None else self.step_fn
         source = ("eval_fn" if self.eval_fn is not None else
                   "step_fn" if self.step_fn is not None else "loss_fn")
-        with torch_threads(self.options.threads):
+        # a schedule-free optimizer is judged in its averaged weights (onecycle.train.modes)
+        with torch_threads(self.options.threads), averaged_weights(self.optimizer):
+            if has_modes(self.optimizer) and has_batchnorm(self.model):
+                refresh_batchnorm(self.model, self.train_loader,
+                                  resolve_step(self.loss_fn, self.step_fn), self.numerics)
             return evaluate_loader(self.model, loader, resolve_step(self.loss_fn, fn),
                                    self.metrics, self.numerics, dist=self.dist, source=source)
 
@@ -524,8 +613,12 @@ class Trainer:
     def state_dict(self) -> dict[str, Any]:
         """Everything needed to resume: model, optimizer, scaler, RNG states of every
         rank, the cumulative history and (inside a fit) the fit's position, scheduler,
-        history and callback states. Collective in a distributed run."""
-        return self.resumer.state_dict()
+        history and callback states. Collective in a distributed run. With a schedule-free
+        optimizer the weights are its averaged ones (copied: training goes on from the
+        other sequence)."""
+        with averaged_weights(self.optimizer) as switched:
+            state = self.resumer.state_dict()
+            return copy.deepcopy(state) if switched else state
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write a checkpoint (atomically; rank 0 writes, every rank must call it).
@@ -535,7 +628,8 @@ class Trainer:
 
         >>> # trainer.save("runs/after_cycle1.pt")
         """
-        return self.resumer.save(Path(path))
+        with averaged_weights(self.optimizer):  # schedule-free: its README's rule
+            return self.resumer.save(Path(path))
 
     def restore(self, path: str | os.PathLike[str]) -> History:
         """Load model, optimizer, scaler, RNG states and history from a checkpoint,
