@@ -15,7 +15,6 @@ import argparse
 import importlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from .._format import fmt_lr, fmt_num, fmt_value
@@ -71,9 +70,10 @@ class _Search:
         self.train, self.val, _ = self.setup.loaders
 
     def finish(self, res: Any, stem: str, argv: Sequence[str], updates: dict[str, Any],
-               data: dict[str, Any] | None = None) -> list[Path]:
-        """Write ``<stem>.json`` (and ``.png``), the updated ``config.toml``; print the
-        table and the choice."""
+               data: dict[str, Any] | None = None,
+               show: Callable[[Any], None] | None = None) -> int:
+        """Write ``<stem>.json`` (and ``.png``) and the updated ``config.toml``; print the
+        result (``show``, default: its table and choice) and what was written."""
         from .._io import save_figure, write_json_atomic
 
         body = data if data is not None else (res.to_dict() if hasattr(res, "to_dict") else {})
@@ -86,7 +86,16 @@ class _Search:
         else:
             wrote.append(save_figure(fig, self.out / f"{stem}.png"))
         self.cfg.with_overrides(updates).save(self.out / "config.toml")
-        return wrote
+        (show or self.show)(res)
+        self.say("wrote " + " and ".join(str(p) for p in wrote))
+        return 0
+
+    def show(self, res: Any) -> None:
+        """A search result's table and choice."""
+        if hasattr(res, "table"):
+            self.say(res.table())
+        self.say(f"chosen: {fmt_value(getattr(res, 'best', None))} "
+                 f"({getattr(res, 'reason', '')})")
 
 
 def _search_wd(args: argparse.Namespace, cfg: RunConfig, argv: Sequence[str]) -> int:
@@ -106,12 +115,9 @@ def _search_wd(args: argparse.Namespace, cfg: RunConfig, argv: Sequence[str]) ->
                     options=finder_options(cfg), max_lr=cfg.schedule.max_lr,
                     schedule=schedule_options(cfg), metrics=["accuracy"],
                     grad_clip=cfg.grad_clip, seed=cfg.seed, progress=s.progress)
-    data = choice.to_dict()
-    wrote = s.finish(choice, "weight_decay", argv,
-                     {"weight_decay.value": choice.value, "weight_decay.grid": grid}, data)
-    _print_wd(s.say, choice)
-    s.say("wrote " + " and ".join(str(p) for p in wrote))
-    return 0
+    return s.finish(choice, "weight_decay", argv,
+                    {"weight_decay.value": choice.value, "weight_decay.grid": grid},
+                    choice.to_dict(), lambda c: _print_wd(s.say, c))
 
 
 def _print_wd(say: Callable[[str], None], choice: Any) -> None:
@@ -129,12 +135,6 @@ def _print_wd(say: Callable[[str], None], choice: Any) -> None:
             say(f"{fmt_lr(r['weight_decay']):>12}  {fmt_num(r['loss']):>14}  "
                 f"{fmt_num(r['accuracy']):>8}{mark}")
     say(f"chosen weight decay: {fmt_lr(choice.value)}. {choice.how}")
-
-
-def _report(s: _Search, res: Any) -> None:
-    if hasattr(res, "table"):
-        s.say(res.table())
-    s.say(f"chosen: {fmt_value(getattr(res, 'best', None))} ({getattr(res, 'reason', '')})")
 
 
 def _search_momentum(args: argparse.Namespace, cfg: RunConfig, argv: Sequence[str]) -> int:
@@ -157,10 +157,7 @@ def _search_momentum(args: argparse.Namespace, cfg: RunConfig, argv: Sequence[st
     best = res.best
     updates = ({"schedule.momentum": list(best)} if isinstance(best, (list, tuple))
                and len(best) == 2 else {})
-    wrote = s.finish(res, "momentum", argv, updates)
-    _report(s, res)
-    s.say("wrote " + " and ".join(str(p) for p in wrote))
-    return 0
+    return s.finish(res, "momentum", argv, updates)
 
 
 def _search_dropout(args: argparse.Namespace, cfg: RunConfig, argv: Sequence[str]) -> int:
@@ -182,10 +179,7 @@ def _search_dropout(args: argparse.Namespace, cfg: RunConfig, argv: Sequence[str
                  s.train, val_loader=s.val, num_iter=f.num_iter, start_lr=f.start_lr,
                  end_lr=f.end_lr, seed=cfg.seed, progress=s.progress)
     updates = {"model_options.dropout": float(res.best)} if isinstance(res.best, float) else {}
-    wrote = s.finish(res, "dropout", argv, updates)
-    _report(s, res)
-    s.say("wrote " + " and ".join(str(p) for p in wrote))
-    return 0
+    return s.finish(res, "dropout", argv, updates)
 
 
 def _search_batch_size(args: argparse.Namespace, cfg: RunConfig, argv: Sequence[str]) -> int:
@@ -207,10 +201,7 @@ def _search_batch_size(args: argparse.Namespace, cfg: RunConfig, argv: Sequence[
     updates: dict[str, Any] = {"batch_size": int(res.best)}
     if getattr(res, "lr", None) is not None:
         updates["schedule.max_lr"] = float(res.lr)
-    wrote = s.finish(res, "batch_size", argv, updates)
-    _report(s, res)
-    s.say("wrote " + " and ".join(str(p) for p in wrote))
-    return 0
+    return s.finish(res, "batch_size", argv, updates)
 
 
 #: ``onecycle search <what>`` dispatch table.
