@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 __all__ = [
@@ -37,6 +37,7 @@ __all__ = [
     "flag",
     "function",
     "values",
+    "grouped_options",
     "MAX_SEED",
 ]
 
@@ -268,3 +269,33 @@ def _same(a: Any, b: Any) -> bool:
         return bool(a == b)
     except Exception:  # arrays and other odd values: never equal
         return False
+
+
+def grouped_options(cls: type, options: Any, keywords: Mapping[str, Any], caller: str) -> Any:
+    """The grouped-options rule: ``options`` (an instance of the dataclass ``cls``;
+    ``None``: all defaults) with ``keywords`` replacing its fields (checked again by its
+    ``__post_init__``); an unknown keyword is a ``TypeError`` naming ``caller`` and
+    listing the known ones.
+
+    >>> import dataclasses
+    >>> @dataclasses.dataclass(frozen=True)
+    ... class Opts:
+    ...     seed: int = 0
+    >>> grouped_options(Opts, None, {"seed": 3}, "f()").seed
+    3
+    >>> grouped_options(Opts, None, {"sed": 3}, "f()")
+    Traceback (most recent call last):
+    ...
+    TypeError: f() got an unexpected keyword argument 'sed'; its options are ['seed']
+    """
+    import dataclasses
+
+    if options is not None and not isinstance(options, cls):
+        raise TypeError(f"options must be a {cls.__name__}, got {type(options).__name__}")
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(keywords) - names)
+    if unknown:
+        raise TypeError(f"{caller} got an unexpected keyword argument {unknown[0]!r}; "
+                        f"its options are {sorted(names)}")
+    base = options if options is not None else cls()
+    return dataclasses.replace(base, **keywords) if keywords else base
