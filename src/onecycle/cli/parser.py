@@ -335,6 +335,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="show tracebacks for errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    for add in (_add_run, _add_find_lr, _add_fit, _add_search, _add_plot_schedule):
+    from .compare import add_parser as add_compare
+
+    for add in (_add_run, _add_find_lr, _add_fit, _add_search, _add_plot_schedule, add_compare):
         add(sub)
     return parser
