@@ -71,6 +71,7 @@ _EXPORTS: dict[str, str] = {
     # the main job
     "RunConfig": "onecycle.config",
     "write_report": "onecycle.report",
+    "compare": "onecycle.compare",
 }
 
 _SUBMODULES = {
