@@ -57,6 +57,7 @@ __all__ = [
     "prepare",
     "run",
     "schedule_options",
+    "step_store",
     "torch_threads",
 ]
 
@@ -300,6 +301,7 @@ def run(
     log: Logger | None = None,
     command: str | None = None,
     allow_imports: bool | Iterable[str] = True,
+    resume: bool = False,
 ) -> RunResult:
     """Run the whole recipe and write the report; see the module documentation.
 
@@ -310,6 +312,9 @@ def run(
             Progress follows ``config.quiet`` (see :mod:`onecycle.progress`).
         command: the command line shown in the report to reproduce the run.
         allow_imports: may ``dataset`` / ``model`` be import specs (see :func:`prepare`).
+        resume: continue an interrupted run in ``config.out``: every step is saved in
+            ``<out>/steps`` as it finishes (:class:`onecycle.search.store.StepStore`);
+            finished steps are read back, a training continues from its checkpoint.
 
     Returns:
         :class:`RunResult`; ``result.report`` is the path of ``report.html``.
@@ -320,7 +325,7 @@ def run(
         onecycle.data.DatasetUnavailable: the dataset's source is not installed.
     """
     from .report.summary import RunFacts, write_run
-    from .search import CyclePlan, train_cycle
+    from .search import CyclePlan
     from .search.steps import describe_cycle
 
     cfg = config if isinstance(config, RunConfig) else RunConfig.from_dict(config or {})
@@ -330,17 +335,17 @@ def run(
     t0 = time.perf_counter()
     with torch_threads(cfg.threads), _warnings_as_notes(notes):
         setup = prepare(cfg, allow_imports=allow_imports)
-        problem = setup.problem()
+        run_ = _Run(setup, setup.problem(), step_store(out, cfg, "run", resume), say)
         say(setup.describe())
-        first = _range_test(setup, problem, say)                      # 1. LR range test
-        wd, choice = _weight_decay(setup, problem, first, say)        # 2. weight decay
+        first = _range_test(run_)                                     # 1. LR range test
+        choice = _weight_decay(run_, first)                           # 2. weight decay
+        wd = cfg.weight_decay.value if choice is None else choice.value
         max_lr, curve = _max_lr(cfg, first, choice, notes)           # from the chosen curve
         say(f"      {_describe_max_lr(max_lr)}")
         plan = CyclePlan(cfg.epochs, max_lr["value"], wd, schedule_options(cfg))
         say(f"[3/5] 1cycle: {describe_cycle(plan)}")
-        cycle = train_cycle(problem, plan)                            # 3. 1cycle
-        say(f"      {_scores(cycle)}")
-        baseline, rule = _baseline(setup, problem, curve, plan, say)  # 4. baseline
+        cycle = _train(run_, "1cycle", plan)                          # 3. 1cycle
+        baseline, rule = _baseline(run_, curve, plan)                 # 4. baseline
         say(f"[5/5] report -> {out / 'report.html'}")
         facts = RunFacts(cfg, setup, first, wd, choice, max_lr, curve, plan, cycle, baseline,
                          rule, notes, command or "onecycle run --config config.toml", t0)
@@ -349,43 +354,101 @@ def run(
                      baseline.history if baseline else None, curve, choice, files)
 
 
+@dataclass
+class _Run:
+    """What the steps of one run share: the setup, the problem, the finished steps, the log."""
+
+    setup: Setup
+    problem: Any
+    store: Any
+    say: Logger
+
+    def reused(self, name: str) -> bool:
+        """Whether the step ``name`` was read back from an interrupted run."""
+        return name in self.store.reused
+
+
+def step_store(out: Path, cfg: RunConfig, command: str, resume: bool) -> Any:
+    """The :class:`~onecycle.search.store.StepStore` of a ``command`` (``"run"``,
+    ``"fit"``) writing into ``out``: ``<out>/steps``, for these settings (the output
+    folder, the name and ``quiet`` do not change results).
+
+    >>> import tempfile
+    >>> step_store(Path(tempfile.mkdtemp()), RunConfig(), "run", False).root.name
+    'steps'
+    """
+    from .search.store import StepStore
+
+    fingerprint = {"command": command, **cfg.to_dict()}
+    for key in ("out", "name", "quiet"):
+        fingerprint.pop(key, None)
+    return StepStore(out / "steps", fingerprint, resume=resume)
+
+
+def _train(run_: _Run, kind: str, plan: Any, lr: float | None = None) -> Any:
+    """The 1cycle (``plan``) or the baseline (constant ``lr``) as a resumable step."""
+    from .search import TrainedRun, train_constant, train_cycle
+
+    store = run_.store
+    kw = {"checkpoint_dir": store.checkpoint_dir(kind), "resume": store.resume}
+    if kind == "1cycle":
+        def compute() -> Any:
+            return train_cycle(run_.problem, plan, **kw)
+    else:
+        def compute() -> Any:
+            return train_constant(run_.problem, plan.epochs, lr, plan.weight_decay, **kw)
+    result = store.step(kind, compute, TrainedRun.state, TrainedRun.from_state)
+    done = " (finished before: read from steps/)" if run_.reused(kind) else ""
+    run_.say(f"      {_scores(result)}{done}")
+    return result
+
+
 # ---------------------------------------------------------------------------
 # the steps as the run tells them
 
 
-def _range_test(setup: Setup, problem: Any, say: Logger) -> Any:
-    from .search import range_test
+def _range_test(run_: _Run) -> Any:
+    from .search import RangeTest, range_test
 
-    cfg = setup.config
+    cfg, say = run_.setup.config, run_.say
     f, wd = cfg.finder, cfg.weight_decay.value
     if cfg.schedule.max_lr is not None:
         say(f"[1/5] LR range test skipped: max_lr {fmt_lr(cfg.schedule.max_lr)} given")
         return None
     say(f"[1/5] LR range test: {fmt_lr(f.start_lr)} -> {fmt_lr(f.end_lr)} over {f.num_iter} "
         f"iterations (weight decay {fmt_lr(wd)})")
-    first = range_test(problem, finder_options(cfg), weight_decay=wd)
-    say(f"      first pick: max_lr {fmt_lr(first.max_lr)}" if first.max_lr is not None else
-        f"      no pick: {first.suggestion.reason}")
+    first = run_.store.step(
+        "range_test", lambda: range_test(run_.problem, finder_options(cfg), weight_decay=wd),
+        RangeTest.state, RangeTest.from_state)
+    done = " (finished before: read from steps/)" if run_.reused("range_test") else ""
+    say(f"      first pick: max_lr {fmt_lr(first.max_lr)}{done}" if first.max_lr is not None
+        else f"      no pick: {first.suggestion.reason}")
     return first
 
 
-def _weight_decay(setup: Setup, problem: Any, first: Any, say: Logger) -> tuple[float, Any]:
-    from .search import weight_decay_step
+def _weight_decay(run_: _Run, first: Any) -> Any:
+    from .search import WeightDecayChoice, weight_decay_step
     from .search.rules import default_confirm_epochs
 
-    cfg = setup.config
+    cfg, say = run_.setup.config, run_.say
     if not cfg.weight_decay.check:
         say(f"[2/5] weight-decay search skipped: weight decay {fmt_lr(cfg.weight_decay.value)}")
-        return cfg.weight_decay.value, None
+        return None
     grid = sorted(set(cfg.weight_decay.grid), reverse=True)
     epochs = default_confirm_epochs(cfg.epochs)
     say(f"[2/5] weight decay: range tests at {', '.join(fmt_lr(v) for v in grid)}, then "
         f"{epochs}-epoch 1cycle runs at and below their bound")
-    choice = weight_decay_step(problem, grid, first=first, max_lr=cfg.schedule.max_lr,
-                               confirm_epochs=epochs, schedule=schedule_options(cfg),
-                               validate_sweeps=False, options=finder_options(cfg))
-    say(f"      weight decay {fmt_lr(choice.value)}: {choice.how}")
-    return choice.value, choice
+
+    def compute() -> Any:
+        return weight_decay_step(run_.problem, grid, first=first, max_lr=cfg.schedule.max_lr,
+                                 confirm_epochs=epochs, schedule=schedule_options(cfg),
+                                 validate_sweeps=False, options=finder_options(cfg))
+
+    choice = run_.store.step("weight_decay", compute, WeightDecayChoice.to_dict,
+                             WeightDecayChoice.from_dict)
+    done = " (finished before: read from steps/)" if run_.reused("weight_decay") else ""
+    say(f"      weight decay {fmt_lr(choice.value)}: {choice.how}{done}")
+    return choice
 
 
 def _max_lr(cfg: RunConfig, first: Any, choice: Any, notes: list[str]) -> tuple[dict, Any]:
@@ -429,13 +492,10 @@ def _describe_max_lr(info: dict[str, Any]) -> str:
     return f"max_lr {fmt_lr(info['value'])}{rng}: {info['how']}"
 
 
-def _baseline(setup: Setup, problem: Any, curve: Any, plan: Any,
-              say: Logger) -> tuple[Any, str | None]:
-    from .search import train_constant
-
-    cfg = setup.config
+def _baseline(run_: _Run, curve: Any, plan: Any) -> tuple[Any, str | None]:
+    cfg = run_.setup.config
     if not cfg.baseline.enabled:
-        say("[4/5] baseline skipped")
+        run_.say("[4/5] baseline skipped")
         return None, None
     minimum = curve.suggest("minimum").lr if curve is not None else None
     if cfg.baseline.lr is not None:
@@ -446,11 +506,9 @@ def _baseline(setup: Setup, problem: Any, curve: Any, plan: Any,
                 "minimum / 10, the usual rule of thumb for a fixed LR")
     else:
         lr, rule = plan.max_lr / 10.0, "max_lr / 10 (the range test did not run)"
-    say(f"[4/5] baseline: constant LR {fmt_lr(lr)}, momentum {cfg.optimizer.momentum:g}, the "
-        f"same {cfg.epochs} epoch{'' if cfg.epochs == 1 else 's'}")
-    base = train_constant(problem, cfg.epochs, lr, plan.weight_decay)
-    say(f"      {_scores(base)}")
-    return base, rule
+    run_.say(f"[4/5] baseline: constant LR {fmt_lr(lr)}, momentum {cfg.optimizer.momentum:g}, "
+             f"the same {cfg.epochs} epoch{'' if cfg.epochs == 1 else 's'}")
+    return _train(run_, "baseline", plan, lr), rule
 
 
 def _scores(run_: Any) -> str:

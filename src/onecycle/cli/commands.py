@@ -45,7 +45,8 @@ def cmd_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
 
     cfg = config_for(args)
     say = printer(cfg)
-    result = run(cfg, log=say, command=command_line(argv), allow_imports=allowed_imports(args))
+    result = run(cfg, log=say, command=command_line(argv), allow_imports=allowed_imports(args),
+                 resume=args.resume)
     s = result.summary
     say("")
     say(f"1cycle   {scores_line(s['runs']['1cycle']['final'])}")
@@ -113,38 +114,52 @@ def cmd_find_lr(args: argparse.Namespace, argv: Sequence[str]) -> int:
     return 0
 
 
+def _fit_max_lr(cfg: Any, problem: Any, store: Any, out: Path, say: Any) -> float:
+    """``--max-lr``, or the pick of a range test (a resumable step)."""
+    from .._io import save_figure
+    from ..pipeline import finder_options
+    from ..search import RangeTest, range_test
+
+    if cfg.schedule.max_lr is not None:
+        return float(cfg.schedule.max_lr)
+    say(f"LR range test ({cfg.finder.num_iter} iterations) ...")
+    test = store.step("range_test", lambda: range_test(
+        problem, finder_options(cfg), weight_decay=cfg.weight_decay.value),
+        RangeTest.state, RangeTest.from_state)
+    if test.max_lr is None:
+        raise ValueError(f"the LR range test found no usable learning rate "
+                         f"({test.suggestion.reason}); pass --max-lr")
+    say(f"  suggestion: {test.suggestion}")
+    save_figure(test.curve.plot(suggestions=(cfg.finder.method,)), out / "finder.png")
+    return test.max_lr
+
+
 def cmd_fit(args: argparse.Namespace, argv: Sequence[str]) -> int:
     """``onecycle fit``: one 1cycle training (:func:`onecycle.search.train_cycle`) at
-    ``--max-lr`` or at the range test's pick; no weight-decay search."""
+    ``--max-lr`` or at the range test's pick; no weight-decay search. With ``--resume``
+    the range test is read back and the training continues from its checkpoint."""
     from .._io import save_figure
     from .._threads import torch_threads
-    from ..pipeline import finder_options, schedule_options
-    from ..search import CyclePlan, range_test, train_cycle
+    from ..pipeline import schedule_options, step_store
+    from ..search import CyclePlan, TrainedRun, train_cycle
     from ..search.steps import describe_cycle
     from ..train import DivergenceWarning
 
     cfg, prepare, out = _setup(args, "onecycle-fit")
     say = printer(cfg)
-    wd = cfg.weight_decay.value
     with torch_threads(cfg.threads):
         setup = prepare()
         problem = setup.problem()
-        max_lr = cfg.schedule.max_lr
-        if max_lr is None:
-            say(f"LR range test ({cfg.finder.num_iter} iterations) ...")
-            test = range_test(problem, finder_options(cfg), weight_decay=wd)
-            if test.max_lr is None:
-                raise ValueError(f"the LR range test found no usable learning rate "
-                                 f"({test.suggestion.reason}); pass --max-lr")
-            max_lr = test.max_lr
-            say(f"  suggestion: {test.suggestion}")
-            save_figure(test.curve.plot(suggestions=(cfg.finder.method,)), out / "finder.png")
-        plan = CyclePlan(cfg.epochs, max_lr, wd, schedule_options(cfg))
+        store = step_store(out, cfg, "fit", args.resume)
+        max_lr = _fit_max_lr(cfg, problem, store, out, say)
+        plan = CyclePlan(cfg.epochs, max_lr, cfg.weight_decay.value, schedule_options(cfg))
         say(f"1cycle: {describe_cycle(plan)}, {setup.model_name} on {setup.bundle.name}")
         with warnings.catch_warnings():
             # a divergence ends the command with its message as the error line
             warnings.simplefilter("ignore", DivergenceWarning)
-            run = train_cycle(problem, plan)
+            run = store.step("1cycle", lambda: train_cycle(
+                problem, plan, checkpoint_dir=store.checkpoint_dir("1cycle"),
+                resume=store.resume), TrainedRun.state, TrainedRun.from_state)
     hist = run.history
     hist.meta["command"] = command_line(argv)
     hist.save(out / "history.json")

@@ -154,6 +154,13 @@ def _add_common(p: argparse.ArgumentParser, *, out_default: str) -> None:
                    help="show tracebacks for errors")
 
 
+def _add_resume(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--resume", action="store_true",
+                   help="continue an interrupted run in --out: finished steps are read back "
+                   "(not run again), a training continues from its last checkpoint; "
+                   "refused when the settings differ from the interrupted run's")
+
+
 def _add_finder(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("LR range test")
     g.add_argument("--start-lr", type=_pos_float, metavar="LR", help="first LR (default 1e-5)")
@@ -200,6 +207,7 @@ def _add_run(sub: Any) -> None:
     g.add_argument("--baseline-lr", type=_pos_float, metavar="LR",
                    help="constant LR of the baseline (default: the range test's 'minimum' "
                    "suggestion, i.e. the LR at the loss minimum / 10)")
+    _add_resume(p)
     p.set_defaults(handler=cmd_run)
 
 
@@ -238,6 +246,7 @@ def _add_fit(sub: Any) -> None:
     _add_common(p, out_default="onecycle-fit")
     _add_training(p, weight_decay_help="weight decay of the training (default 1e-4)")
     _add_finder(p)
+    _add_resume(p)
     p.set_defaults(handler=cmd_fit)
 
 

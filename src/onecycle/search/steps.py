@@ -126,6 +126,27 @@ class RangeTest:
                 "suggestion": self.suggestion.to_dict(), "max_lr": self.max_lr,
                 "wall_time": self.wall_time}
 
+    def state(self) -> dict[str, Any]:
+        """Everything, curve included, as JSON-ready data (:meth:`from_state` reads it)."""
+        return {**self.to_dict(), "curve": self.curve.to_dict()}
+
+    @classmethod
+    def from_state(cls, d: Mapping[str, Any]) -> RangeTest:
+        """Inverse of :meth:`state`.
+
+        >>> import numpy as np
+        >>> from onecycle.finder import LRFinderResult, Suggestion
+        >>> c = LRFinderResult(np.array([0.1, 1.0]), np.array([1.0, 0.5]), np.array([1.0, 0.7]))
+        >>> t = RangeTest(c, Suggestion(0.1), 0.1, None, {"num_iter": 2}, 0.5)
+        >>> RangeTest.from_state(t.state()).max_lr
+        0.1
+        """
+        from ..finder import LRFinderResult, Suggestion
+
+        settings = {k: d[k] for k in ("start_lr", "end_lr", "num_iter") if k in d}
+        return cls(LRFinderResult.from_dict(d["curve"]), Suggestion.from_dict(d["suggestion"]),
+                   d.get("max_lr"), d.get("weight_decay"), settings, float(d["wall_time"]))
+
 
 def range_test(problem: Problem, options: SearchOptions | None = None, *,
                weight_decay: float | None = None, fallback: Sequence[str] = ()) -> RangeTest:
@@ -152,7 +173,8 @@ def range_test(problem: Problem, options: SearchOptions | None = None, *,
                        loader_epoch=getattr(p.train_loader, "epoch", None))
     t0 = time.perf_counter()
     with guarded(problem.train_loader):
-        curve = run_trials(ctx, [Trial("finder", "max_lr", None, setters, lr_kw)])[0]["curve"]
+        curve = run_trials(ctx, [Trial("finder", "max_lr", None, setters, lr_kw)],
+                           progress=o.progress, desc="LR range test")[0]["curve"]
     try:
         pick = choose_max_lr(curve, method=o.method, fallback=tuple(fallback))
         sug, max_lr = pick.suggestion, pick.lr
@@ -244,6 +266,25 @@ class TrainedRun:
     wall_time: float
     test: dict[str, float]
 
+    def state(self) -> dict[str, Any]:
+        """JSON-ready data (:meth:`from_state` reads it back)."""
+        return {"kind": self.kind, "history": self.history.to_dict(), "lr": self.lr,
+                "wall_time": self.wall_time, "test": dict(self.test)}
+
+    @classmethod
+    def from_state(cls, d: Mapping[str, Any]) -> TrainedRun:
+        """Inverse of :meth:`state`.
+
+        >>> from onecycle.train import History
+        >>> r = TrainedRun("1cycle", History(), 0.1, 2.0, {"accuracy": 0.9})
+        >>> TrainedRun.from_state(r.state()).test
+        {'accuracy': 0.9}
+        """
+        from ..train import History
+
+        return cls(str(d["kind"]), History.from_dict(d["history"]), float(d["lr"]),
+                   float(d["wall_time"]), {str(k): float(v) for k, v in d["test"].items()})
+
     @property
     def final(self) -> dict[str, Any]:
         """The last epoch's losses and accuracy, and the test scores."""
@@ -296,21 +337,23 @@ def _finished(problem: Problem, trainer: Any, kind: str, hist: Any, lr: float,
     return TrainedRun(kind, hist, lr, wall, test)
 
 
-def train_cycle(problem: Problem, plan: CyclePlan, **trainer_kw: Any) -> TrainedRun:
+def train_cycle(problem: Problem, plan: CyclePlan, *, resume: bool = False,
+                **trainer_kw: Any) -> TrainedRun:
     """Train a copy of the problem's model with the 1cycle policy
     (``Trainer.fit_one_cycle``); ``trainer_kw`` go to the
-    :class:`~onecycle.train.Trainer` (``checkpoint_dir``, ...).
+    :class:`~onecycle.train.Trainer` (``checkpoint_dir``, ...); ``resume`` continues
+    from ``checkpoint_dir``'s last checkpoint when there is one.
 
     >>> # train_cycle(problem, CyclePlan(epochs=5, max_lr=0.1)).final["val_accuracy"]
     """
     trainer = _trainer(problem, plan.weight_decay, trainer_kw)
     t0 = time.perf_counter()
-    hist = trainer.fit_one_cycle(plan.epochs, plan.max_lr, **plan.schedule)
+    hist = trainer.fit_one_cycle(plan.epochs, plan.max_lr, resume=resume, **plan.schedule)
     return _finished(problem, trainer, "1cycle", hist, plan.max_lr, t0)
 
 
 def train_constant(problem: Problem, epochs: int, lr: float, weight_decay: float | None = None,
-                   **trainer_kw: Any) -> TrainedRun:
+                   *, resume: bool = False, **trainer_kw: Any) -> TrainedRun:
     """Train a copy of the problem's model at the constant ``lr`` (``Trainer.fit``), its
     momentum as the optimizer has it: the baseline.
 
@@ -323,7 +366,7 @@ def train_constant(problem: Problem, epochs: int, lr: float, weight_decay: float
     """
     trainer = _trainer(problem, weight_decay, trainer_kw)
     t0 = time.perf_counter()
-    hist = trainer.fit(epochs, lr=lr)
+    hist = trainer.fit(epochs, lr=lr, resume=resume)
     return _finished(problem, trainer, "baseline", hist, lr, t0)
 
 

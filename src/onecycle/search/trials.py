@@ -134,10 +134,11 @@ def _fit(trainer: Any, kind: str, options: dict[str, Any]) -> Any:
     raise ValueError(f"unknown trial kind {kind!r}")  # pragma: no cover - internal
 
 
-def run_trial(ctx: TrialContext, trial: Trial) -> dict[str, Any]:
+def run_trial(ctx: TrialContext, trial: Trial, progress: Any = False) -> dict[str, Any]:
     """Run one trial; returns plain data (picklable, JSON-able apart from the curve):
     ``{"curve", "wall_time"}`` for a range test, ``{"history", "final", "diverged",
-    "wall_time"}`` for a training."""
+    "wall_time"}`` for a training. ``progress`` is the range test's or the training's
+    own (see :mod:`onecycle.progress`)."""
     from ..finder import lr_find
     from ..train import DivergenceGuard, DivergenceWarning, Trainer
 
@@ -145,12 +146,12 @@ def run_trial(ctx: TrialContext, trial: Trial) -> dict[str, Any]:
     t0 = time.perf_counter()
     if trial.kind == "finder":
         res = lr_find(model, opt, ctx.loss_fn, ctx.train_loader, val_loader=ctx.val_loader,
-                      seed=ctx.seed, restore=False, progress=False, **trial.options)
+                      seed=ctx.seed, restore=False, progress=progress, **trial.options)
         return {"curve": res, "wall_time": time.perf_counter() - t0}
     trainer = Trainer(
         model, ctx.loss_fn, opt, ctx.train_loader, val_loader=ctx.val_loader,
         metrics=ctx.metrics, grad_clip=ctx.grad_clip, device=model_device(model),
-        progress=False, seed=ctx.seed, divergence_guard=DivergenceGuard(action="warn"),
+        progress=progress, seed=ctx.seed, divergence_guard=DivergenceGuard(action="warn"),
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DivergenceWarning)
@@ -232,14 +233,16 @@ def run_trials(
 ) -> list[dict[str, Any]]:
     """Run ``trials`` (in order, or on ``workers`` spawn processes); results in order.
 
-    ``progress`` follows :mod:`onecycle.progress` (one unit per trial).
+    ``progress`` follows :mod:`onecycle.progress`: one unit per trial, or a single
+    trial's own progress (its range test's iterations, its training's steps).
     """
     from ..progress import Progress
 
     workers = integer("workers", workers, least=1)
-    with Progress(len(trials) if len(trials) > 1 else 0, desc,
-                  progress=progress if len(trials) > 1 else False) as bar:
-        if workers == 1 or len(trials) <= 1:
+    if len(trials) == 1:
+        return [run_trial(ctx, trials[0], progress)]
+    with Progress(len(trials), desc, progress=progress) as bar:
+        if workers == 1:
             out = []
             for t in trials:
                 out.append(run_trial(ctx, t))

@@ -324,6 +324,24 @@ class WeightDecayChoice:
                 "confirm": self.confirm_rows(), "max_lr": self.max_lr, "reason": self.reason,
                 "rule": self.rule}
 
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> WeightDecayChoice:
+        """Inverse of :meth:`to_dict` (a resumed run reads its finished step with it).
+
+        >>> # WeightDecayChoice.from_dict(choice.to_dict()).value == choice.value
+        """
+        from ..finder import Suggestion
+
+        confirm = d.get("short_runs")
+        sug = d.get("suggestion")
+        return cls(value=float(d["chosen"]), bound=float(d["range_test_choice"]),
+                   search=SearchResult.from_dict(d["range_tests"]),  # type: ignore[arg-type]
+                   confirm=None if confirm is None else SearchResult.from_dict(confirm),
+                   max_lr=d.get("max_lr"), suggestion=None if sug is None else
+                   Suggestion.from_dict(sug), reason=str(d["reason"]), rule=str(d["rule"]),
+                   candidates=[float(v) for v in d.get("candidates") or []],
+                   wall_time=float(d.get("wall_time") or 0.0))
+
     def to_dict(self) -> dict[str, Any]:
         """Strict JSON (what ``weight_decay.json`` holds): :meth:`record` and, nested,
         both searches (the range tests' own ``best`` is the bound, under
@@ -332,7 +350,9 @@ class WeightDecayChoice:
 
         return to_plain({"format": "onecycle.weight_decay_choice", "version": 1,
                          **self.record(), "range_tests": self.search.to_dict(),
-                         "short_runs": None if self.confirm is None else self.confirm.to_dict()})
+                         "short_runs": None if self.confirm is None else self.confirm.to_dict(),
+                         "suggestion": self.suggestion, "candidates": self.candidates,
+                         "wall_time": self.wall_time})
 
 
 def _confirmation_text(bound: float, cands: list[float], epochs: int, max_lr: float,

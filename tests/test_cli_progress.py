@@ -1,0 +1,57 @@
+"""Progress when the output is not a terminal (issue #20 item 7): a log shows a few plain
+progress lines for every long step; ``--quiet`` silences them and everything else."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from onecycle.cli import main
+from onecycle.progress import Progress
+
+TINY = textwrap.dedent("""
+    model = "mlp"
+    epochs = 2
+    batch_size = 128
+
+    [finder]
+    num_iter = 20
+    start_lr = 1e-4
+
+    [weight_decay]
+    grid = [1e-3, 0.0]
+""")
+
+
+@pytest.fixture
+def tiny(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    # the tiny run is faster than the 2 s under which no line is printed: lower it
+    monkeypatch.setitem(Progress.__init__.__kwdefaults__, "quiet_s", 0.0)
+    monkeypatch.delenv("CI", raising=False)
+    p = tmp_path / "tiny.toml"
+    p.write_text(TINY)
+    return p
+
+
+def test_a_log_gets_bounded_progress_lines(tiny: Path, tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "--config", str(tiny), "--out", str(tmp_path / "o")]) == 0
+    captured = capsys.readouterr()
+    lines = [ln for ln in captured.err.splitlines() if ln.strip()]
+    assert "\r" not in captured.err  # lines, not a terminal bar
+    descs = {ln.split(":")[0] for ln in lines}
+    assert {"lr_find", "weight_decay search", "fit_one_cycle", "fit"} <= descs
+    assert any("%" in ln for ln in lines)  # how far, as a share of the work
+    # bounded: at most one line per tenth of each piece of work (+ its last)
+    for desc in descs:
+        assert sum(ln.startswith(desc + ":") for ln in lines) <= 4 * 11, desc
+    assert "[3/5] 1cycle" in captured.out  # the step lines stay on stdout
+
+
+def test_quiet_prints_nothing(tiny: Path, tmp_path: Path,
+                              capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "--config", str(tiny), "--out", str(tmp_path / "o"), "-q"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err == ""
