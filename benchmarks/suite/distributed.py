@@ -43,6 +43,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from onecycle._format import fmt_lr
+
 from . import core, workload
 
 NAME = "distributed"
@@ -191,7 +193,7 @@ def checks(r0: dict[str, Any], r1: dict[str, Any], ref: dict[str, Any]) -> list[
     check("finder: the same `auto` suggestion",
           q0["auto"] is not None and ref["auto"] is not None
           and math.isclose(q0["auto"], ref["auto"], rel_tol=1e-9),
-          f"distributed {q0['auto']}, single {ref['auto']}")
+          f"distributed {fmt_lr(q0['auto'])}, single {fmt_lr(ref['auto'])}")
     out[-2]["worst_rel"] = worst
     return out
 

@@ -34,6 +34,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from onecycle._format import fmt_lr
+
 from . import core, workload
 from .workload import ratio_cell, verdict
 
@@ -150,7 +152,7 @@ def run(quick: bool, workers: int, say: Callable[[str], None],
         runs.append(r)
         say(f"  seed {s}: finder {r['finder_time']:.2f} s ({r['finder_iters']} it, "
             f"{r['stop_reason']}), plain {r['plain_time']:.2f} s, "
-            f"auto {r['suggestions']['auto']['lr']}")
+            f"auto {fmt_lr(r['suggestions']['auto']['lr'])}")
     ratio = [r["finder_time"] / r["plain_time"] for r in runs]
     per_iter = [(r["finder_time"] / r["finder_iters"]) / (r["plain_time"] / NUM_ITER)
                 for r in runs]
