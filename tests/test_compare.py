@@ -331,3 +331,24 @@ def test_cli_compare_refuses_bad_values(capsys):
     assert main(["compare", "--budgets", "0"]) == 2
     assert main(["compare", "--alternatives", "cosine"]) == 2
     assert "invalid choice" in capsys.readouterr().err
+
+
+def test_a_curve_without_a_pick_is_a_no_usable_lr_naming_the_seed():
+    from onecycle.finder import NoUsableLR
+
+    def flat(outputs, targets):  # the loss cannot move: the range test has nothing to pick
+        return torch.nn.functional.cross_entropy(outputs * 0, targets)
+
+    with pytest.raises(NoUsableLR, match="seed 3 of compare: give compare max_lr="):
+        oc.compare(model, loaders, "sgd", loss_fn=flat, budgets=[1], seeds=[3],
+                   alternatives=["constant"], progress=False)
+
+
+def test_a_module_is_every_seeds_start_and_is_left_untouched():
+    m = model()
+    before = {k: v.clone() for k, v in m.state_dict().items()}
+    r = oc.compare(m, loaders, "adamw", budgets=[1], seeds=[0, 1], max_lr=0.01,
+                   alternatives=["linear_decay"], progress=False)
+    assert all(torch.equal(before[k], v) for k, v in m.state_dict().items())
+    assert len({x.first_loss for x in r.runs if x.seed == 0}) == 1
+    assert r.workload["optimizer"] == "adamw" and r.workload["family"] == "adam"

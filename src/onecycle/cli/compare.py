@@ -127,7 +127,10 @@ def cmd_compare(args: argparse.Namespace, argv: Sequence[str]) -> int:
                           "progress": False if args.quiet else "lines"}
     if args.num_iter is not None:
         kw["lr_find_kw"] = {"num_iter": args.num_iter}
-    say(f"onecycle compare: {args.model or 'default model'} on {bundle.name}, "
+    from .. import data
+
+    model = args.model or data.default_model(bundle.name)
+    say(f"onecycle compare: {model} on {bundle.name}, "
         f"{args.optimizer}, budgets {args.budgets} epochs, seeds {args.seeds}")
     report = run_compare(args.model, bundle, NamedOptimizer(args.optimizer, args.weight_decay),
                          **kw)

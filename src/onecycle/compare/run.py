@@ -116,9 +116,11 @@ def _range_test(work: Workload, s: _Seed, opts: CompareOptions) -> tuple[dict[in
     for b in opts.budgets:
         try:
             choice = budget_choice(res, trainer.steps_for(b))
-        except NoUsableLR as exc:
-            raise ValueError(f"compare, seed {s.seed}: {exc} (or pass max_lr= to compare "
-                             "every alternative at a given LR)") from exc
+        except NoUsableLR as exc:  # still a NoUsableLR (a ValueError), saying where
+            what = exc.suggestion if exc.suggestion is not None else exc.reason
+            raise NoUsableLR(what, f"seed {s.seed} of compare: give compare max_lr= to "
+                                   "compare every alternative at that LR, or widen the "
+                                   "sweep with lr_find_kw") from exc
         picks[b] = LRPick(tuple(choice.per_group), minimum)
         info["max_lr"][str(b)] = choice.lr
         info.update(method=choice.method, reason=choice.reason)
