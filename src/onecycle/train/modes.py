@@ -117,7 +117,9 @@ def averaged_weights(optimizer: Any) -> Iterator[bool]:
             optimizer.train()
 
 
-_NORMS = (torch.nn.modules.batchnorm._BatchNorm,)
+#: the layers whose running statistics belong to the weights they were gathered at
+_NORMS = (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d, torch.nn.BatchNorm3d,
+          torch.nn.SyncBatchNorm)
 
 
 def has_batchnorm(model: torch.nn.Module) -> bool:
