@@ -1,0 +1,1 @@
+"""onecycle's benchmarks: ``python -m benchmarks.suite --help`` (run from the repository root)."""
