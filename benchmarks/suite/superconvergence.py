@@ -420,9 +420,10 @@ def summarize(data: dict[str, Any]) -> tuple[list[core.Row], str]:
                                 ("> " if best_lin["open_lin"] else "")
                                 + f"{best_lin['k_lin']:.2f}× at {best_lin['E']} epochs", "—"))
             ahead = sum(kr["vs_torch"] + kr["vs_fastai"] for kr in a["rows"])
-            out.append(core.Row("1cycle ≥ torch and fastai defaults at the same peak (MNIST)",
-                                "every budget", f"{ahead}/{2 * len(a['rows'])}",
-                                workload.verdict(ahead == 2 * len(a["rows"]))))
+            # no target here: the compare benchmark judges ours against the alternatives
+            out.append(core.Row("1cycle ≥ torch and fastai defaults at the same peak: "
+                                "(budget, peer) pairs (MNIST, 3 seeds)", "—",
+                                f"{ahead}/{2 * len(a['rows'])}", "—"))
         parts.append(f"### {name}\n\n![accuracy vs epochs]({prefix}{NAME}_{name}.png)\n\n"
                      + _accuracy_table(d, a) + "\n\n" + _k_table(d, a)
                      + (f"\n\n_{d['imported']}_" if d.get("imported") else ""))
