@@ -178,3 +178,20 @@ def test_result_load_of_deeply_nested_json_is_a_value_error(tmp_path):
     p.write_text(json.dumps(runs))
     with pytest.raises(ValueError, match="deep.json"):
         LRFinderResult.load(p)
+
+
+def test_batch_noise_on_a_flat_start_is_not_a_divergence() -> None:
+    """A regression on a few hundred samples: the first five batch losses happen to agree,
+    the next ones scatter as much as batches do. The spread of five points alone made
+    this stop after 12 iterations (no usable curve); the rule re-estimates the noise."""
+    from onecycle.finder.sweep import DivergenceRule
+
+    raw = [0.975, 0.969, 0.856, 0.902, 0.919, 1.257, 0.881, 1.092, 1.163, 1.107, 0.796,
+           1.346, 0.88, 1.2, 0.83, 1.15, 0.9, 1.05]
+    rule, avg, stops = DivergenceRule(diverge=4.0, warmup=5), 0.0, []
+    for i, v in enumerate(raw):
+        avg = 0.98 * avg + 0.02 * v
+        stops.append(rule.update(v, avg / (1 - 0.98 ** (i + 1))))
+    assert not any(stops)
+    # a real blow-up still stops at once
+    assert rule.update(50.0, 5.0)

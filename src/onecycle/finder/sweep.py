@@ -16,10 +16,13 @@ smoothed loss has clearly diverged (``"diverged"``)::
 
 where ``best`` is the lowest smoothed loss so far, ``ref`` the smoothed loss after the
 first ``w = max(5, ceil(5% of num_iter))`` iterations (the initial level), and ``noise0``
-the robust spread of the raw losses over those ``w`` iterations
-(``median |diff| / (0.6745 * sqrt 2)``). In words: the loss has climbed back above its
-best by ``diverge - 1`` times the descent achieved so far (or times the initial noise when
-there was no descent). Only differences of losses enter the rule, so it works the same
+the robust spread of the raw losses (``median |diff| / (0.6745 * sqrt 2)``) over those
+``w`` iterations or over every iteration so far, whichever is larger. In words: the loss
+has climbed back above its best by ``diverge - 1`` times the descent achieved so far (or
+times the batch-to-batch noise when there was no descent). The noise is re-estimated as
+the sweep goes because five batches can happen to agree: on small, noisy data (a
+regression on a few hundred samples) a spread measured on them alone let ordinary batch
+noise look like a divergence after a dozen iterations. Only differences of losses enter the rule, so it works the same
 for negative losses and does not move when every loss is shifted by a constant (or
 scaled by a positive factor). The check starts after ``w`` iterations. The point that
 triggered the stop is recorded and flagged (``res.stop_index``); the optimizer does not
@@ -66,26 +69,32 @@ class DivergenceRule:
         self.best = math.inf
         self.ref = math.nan
         self.noise0 = 0.0
-        self._raw: list[float] = []
+        self._diffs: list[float] = []
+        self._last = math.nan
         self.count = 0
+
+    def _spread(self) -> float:
+        if not self._diffs:
+            return 0.0
+        return float(np.median(self._diffs)) / (0.6745 * math.sqrt(2.0))
 
     def update(self, raw: float, smoothed: float) -> bool:
         """Add one point; True when the curve has diverged at this point."""
         i = self.count
         self.count += 1
-        if i < self.warmup:
-            self._raw.append(raw)
+        if i > 0:
+            self._diffs.append(abs(raw - self._last))
+        self._last = raw
         self.best = min(self.best, smoothed)
         if i == self.warmup - 1:
             self.ref = smoothed
-            d = np.abs(np.diff(np.asarray(self._raw, dtype=float)))
-            self.noise0 = float(np.median(d)) / (0.6745 * math.sqrt(2.0)) if len(d) else 0.0
+            self.noise0 = self._spread()
         if i < self.warmup or not math.isfinite(self.diverge):
             return False
         # floor at the rounding level of the numbers involved, so that a constant loss
         # (whose EMA wobbles in the last bits) never "diverges"
         eps = 64 * sys.float_info.epsilon * max(abs(self.ref), abs(self.best), abs(smoothed))
-        scale = max(self.ref - self.best, self.noise0, eps)
+        scale = max(self.ref - self.best, self.noise0, self._spread(), eps)
         return smoothed - self.best > (self.diverge - 1.0) * scale
 
 
