@@ -16,10 +16,11 @@ import tomllib
 from onecycle._format import fmt_lr
 from onecycle.cli import main
 
-# the default run (small CNN on digits) cut to one epoch: its range tests bound the
-# weight decay at 0.01 and the short runs choose below it, the case where the artefacts
-# used to disagree
+# the default run (small CNN on digits) cut to one epoch, with the confirmation runs on
+# and 1e-2 in the grid: its range tests bound the weight decay at 0.01 and the short runs
+# choose below it, the case where the artefacts used to disagree
 ARGS = ["run", "--epochs", "1"]
+CONFIRM = "[weight_decay]\nconfirm = true\ngrid = [1e-2, 1e-3, 1e-4, 0.0]\n"
 
 
 def _text(page: str) -> str:
@@ -31,6 +32,8 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     import onecycle.report.html as report_html
 
     tmp = tmp_path_factory.mktemp("consistency")
+    cfg = tmp / "confirm.toml"
+    cfg.write_text(CONFIRM)
     legends: dict[str, list[str]] = {}
     titles: dict[str, list[str]] = {}
     real = report_html.figure_png
@@ -51,7 +54,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     buf = io.StringIO()
     try:
         with contextlib.redirect_stdout(buf):
-            code = main([*ARGS, "--out", str(out)])
+            code = main([*ARGS, "--config", str(cfg), "--out", str(out)])
     finally:
         mp.undo()
     assert code == 0

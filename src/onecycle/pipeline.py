@@ -427,22 +427,30 @@ def _range_test(run_: _Run) -> Any:
 
 
 def _weight_decay(run_: _Run, first: Any) -> Any:
+    """Range tests per weight decay in the early window around the first test's max_lr
+    (:func:`onecycle.search.weight_decay.early_window`), confirmed by short 1cycle runs
+    with ``weight_decay.confirm``."""
     from .search import WeightDecayChoice, weight_decay_step
     from .search.rules import default_confirm_epochs
+    from .search.weight_decay import early_window
 
     cfg, say = run_.setup.config, run_.say
     if not cfg.weight_decay.check:
         say(f"[2/5] weight-decay search skipped: weight decay {fmt_lr(cfg.weight_decay.value)}")
         return None
     grid = sorted(set(cfg.weight_decay.grid), reverse=True)
-    epochs = default_confirm_epochs(cfg.epochs)
-    say(f"[2/5] weight decay: range tests at {', '.join(fmt_lr(v) for v in grid)}, then "
-        f"{epochs}-epoch 1cycle runs at and below their bound")
+    epochs = default_confirm_epochs(cfg.epochs) if cfg.weight_decay.confirm else None
+    around = cfg.schedule.max_lr if first is None or first.max_lr is None else first.max_lr
+    window = early_window(around, finder_options(cfg)) if around is not None else None
+    say(f"[2/5] weight decay: range tests at {', '.join(fmt_lr(v) for v in grid)}"
+        + (f", LR {fmt_lr(window.start_lr)} -> {fmt_lr(window.end_lr)}" if window else "")
+        + (f", then {epochs}-epoch 1cycle runs at and below their bound" if epochs else ""))
 
     def compute() -> Any:
-        return weight_decay_step(run_.problem, grid, first=first, max_lr=cfg.schedule.max_lr,
-                                 confirm_epochs=epochs, schedule=schedule_options(cfg),
-                                 validate_sweeps=False, options=finder_options(cfg))
+        return weight_decay_step(run_.problem, grid, first=first if window is None else None,
+                                 max_lr=around, confirm_epochs=epochs,
+                                 schedule=schedule_options(cfg), validate_sweeps=False,
+                                 options=window or finder_options(cfg))
 
     choice = run_.store.step("weight_decay", compute, WeightDecayChoice.to_dict,
                              WeightDecayChoice.from_dict)
@@ -461,6 +469,9 @@ def _max_lr(cfg: RunConfig, first: Any, choice: Any, notes: list[str]) -> tuple[
             choice.curve if choice is not None else curve)
     pick, wd, value = first.suggestion, first.weight_decay, first.max_lr
     how = f"Read from the range test at weight decay {fmt_lr(wd)}."
+    if choice is not None and first.max_lr is not None:
+        # the weight-decay tests swept only a window around this pick: it stands
+        return _max_lr_info(value, pick, wd, how, notes), curve
     if choice is not None:
         curve = choice.curve
         if choice.max_lr is not None:
@@ -474,13 +485,17 @@ def _max_lr(cfg: RunConfig, first: Any, choice: Any, notes: list[str]) -> tuple[
     if value is None:
         raise ValueError(f"the LR range test found no usable learning rate ({pick.reason}); "
                          "look at the finder plot and pass --max-lr")
+    return _max_lr_info(value, pick, wd, how, notes), curve
+
+
+def _max_lr_info(value: float, pick: Any, wd: Any, how: str, notes: list[str]) -> dict:
     info = {"value": float(value), "low": pick.low, "high": pick.high,
             "confidence": pick.confidence, "method": pick.method, "reason": pick.reason,
             "source": "finder", "weight_decay": wd, "how": how}
     if pick.confidence is not None and pick.confidence < 0.5:
         notes.append(f"Low confidence ({pick.confidence:.2f}) in the max_lr read from the range "
                      "test: look at its plot before trusting the pick.")
-    return info, curve
+    return info
 
 
 def _describe_max_lr(info: dict[str, Any]) -> str:

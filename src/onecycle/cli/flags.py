@@ -84,12 +84,14 @@ def _check_file_imports(cfg: RunConfig, args: argparse.Namespace) -> None:
 def config_for(args: argparse.Namespace, default_out: str | None = None) -> RunConfig:
     """Defaults, the ``--config`` file, then the flags; ``default_out`` replaces the
     run's default output directory unless the file or ``--out`` sets one."""
-    base = RunConfig.from_toml(args.config) if args.config else RunConfig()
+    from ..config import load_config
+
     if args.config:
-        _check_file_imports(base, args)
+        _check_file_imports(RunConfig.from_toml(args.config), args)
+    changes = overrides(args)
     if default_out is not None and args.out is None and not _file_sets(args.config, "out"):
-        base = base.with_overrides({"out": default_out})
-    return base.with_overrides(overrides(args))
+        changes = {"out": default_out, **changes}
+    return load_config(args.config, changes)
 
 
 def _file_sets(path: str | None, key: str) -> bool:

@@ -27,9 +27,9 @@ Leslie Smith's disciplined approach to neural-network hyper-parameters, for PyTo
 The recipe (onecycle run):
   1. LR range test     raise the LR exponentially for ~100 iterations, record the loss;
                        the peak LR of the cycle sits just below the loss minimum (Smith).
-  2. weight decay      one range test per weight decay (1e-2, 1e-3, 1e-4, 0) gives an
-                       upper bound: the largest one whose curve still reaches the best
-                       loss at a high LR; short 1cycle runs at and below it decide.
+  2. weight decay      one short range test per weight decay (1e-3, 1e-4, 0) around the
+                       peak LR: the largest one whose curve still reaches the best loss
+                       at a high LR (weight_decay.confirm: short 1cycle runs decide).
   3. 1cycle            LR up from max_lr/10 to max_lr and back down, then annihilated
                        far below; momentum cycles the opposite way (0.95 -> 0.85 -> 0.95).
   4. baseline          the same model and budget at a constant LR, for comparison.
@@ -38,7 +38,8 @@ The recipe (onecycle run):
 
 EPILOG = """\
 examples:
-  onecycle run                                   # digits + small CNN, about 20 s on a laptop
+  onecycle run                                   # digits + small CNN, about 15 s on a laptop
+  onecycle run --dataset mnist                   # LeNet-5, 3 epochs, about a minute
   onecycle run --epochs 5 --out runs/quick --name "quick check"
   onecycle run --dataset fashion-mnist --model lenet --epochs 10
   onecycle run --config experiment.toml --seed 1  # flags override the file
