@@ -155,6 +155,11 @@ def _add_common(p: argparse.ArgumentParser, *, out_default: str) -> None:
                    help="show tracebacks for errors")
 
 
+def _add_optimizer(p: argparse.ArgumentParser, weight_decay_help: str) -> None:
+    p.add_argument("--weight-decay", type=_nonneg_float, metavar="WD", help=weight_decay_help)
+    p.add_argument("--optimizer", choices=_OPTIMIZERS, help="optimizer (default sgd)")
+
+
 def _add_resume(p: argparse.ArgumentParser) -> None:
     p.add_argument("--resume", action="store_true",
                    help="continue an interrupted run in --out: finished steps are read back "
@@ -185,18 +190,24 @@ def _add_training(p: argparse.ArgumentParser, *, weight_decay_help: str) -> None
 # subcommands
 
 
+def _subcommand(sub: Any, name: str, summary: str, description: str,
+                examples: tuple[str, ...]) -> argparse.ArgumentParser:
+    """A subcommand's parser: its one-line help, description and examples."""
+    return sub.add_parser(name, formatter_class=_Formatter, help=summary,
+                          description=description,
+                          epilog="examples:\n" + "".join(f"  {e}\n" for e in examples))
+
+
 def _add_run(sub: Any) -> None:
     from .commands import cmd_run
 
-    p = sub.add_parser(
-        "run", formatter_class=_Formatter,
-        help="the whole recipe: range test, weight decay, 1cycle, baseline, report",
-        description=DESCRIPTION + "\nWith no options: digits (bundled with scikit-learn), "
-        "a small CNN, 8 epochs.",
-        epilog="examples:\n  onecycle run\n  onecycle run --epochs 3 --no-baseline --quiet\n"
-        "  onecycle run --config experiment.toml --out runs/exp1 --name \"exp 1\"\n"
-        "  onecycle run --max-lr 0.05 --weight-decay 1e-4   # skip both searches\n",
-    )
+    p = _subcommand(
+        sub, "run", "the whole recipe: range test, weight decay, 1cycle, baseline, report",
+        DESCRIPTION + "\nWith no options: digits (bundled with scikit-learn), a small CNN, "
+        "8 epochs.",
+        ("onecycle run", "onecycle run --epochs 3 --no-baseline --quiet",
+         'onecycle run --config experiment.toml --out runs/exp1 --name "exp 1"',
+         "onecycle run --max-lr 0.05 --weight-decay 1e-4   # skip both searches"))
     _add_common(p, out_default="onecycle-run")
     _add_training(p, weight_decay_help="use this weight decay and skip the weight-decay "
                   "search")
@@ -215,35 +226,28 @@ def _add_run(sub: Any) -> None:
 def _add_find_lr(sub: Any) -> None:
     from .commands import cmd_find_lr
 
-    p = sub.add_parser(
-        "find-lr", formatter_class=_Formatter,
-        help="LR range test: plot + JSON, prints the suggested max LR with range/confidence",
-        description="Run the LR range test from the model's initial weights and suggest "
-        "the peak LR of a 1cycle run.\nWrites finder.png and finder.json into --out.",
-        epilog="examples:\n  onecycle find-lr\n  onecycle find-lr --model mlp --num-iter 200 "
-        "--end-lr 1\n",
-    )
+    p = _subcommand(
+        sub, "find-lr",
+        "LR range test: plot + JSON, prints the suggested max LR with range/confidence",
+        "Run the LR range test from the model's initial weights and suggest the peak LR of "
+        "a 1cycle run.\nWrites finder.png and finder.json into --out.",
+        ("onecycle find-lr", "onecycle find-lr --model mlp --num-iter 200 --end-lr 1"))
     _add_common(p, out_default="onecycle-find-lr")
     _add_finder(p)
-    p.add_argument("--weight-decay", type=_nonneg_float, metavar="WD",
-                   help="weight decay during the test (default 1e-4)")
-    p.add_argument("--optimizer", choices=_OPTIMIZERS, help="optimizer (default sgd)")
+    _add_optimizer(p, "weight decay during the test (default 1e-4)")
     p.set_defaults(handler=cmd_find_lr)
 
 
 def _add_fit(sub: Any) -> None:
     from .commands import cmd_fit
 
-    p = sub.add_parser(
-        "fit", formatter_class=_Formatter,
-        help="1cycle training with a given (or found) max LR: history JSON + plot",
-        description="Train with the 1cycle policy and cyclical momentum. Without --max-lr "
-        "the LR range test runs first. No weight-decay search runs: the weight decay is "
-        "--weight-decay (or the config's weight_decay.value).\nWrites history.json, "
-        "history.png and config.toml into --out.",
-        epilog="examples:\n  onecycle fit --epochs 5\n  onecycle fit --max-lr 0.05 "
-        "--style fastai\n",
-    )
+    p = _subcommand(
+        sub, "fit", "1cycle training with a given (or found) max LR: history JSON + plot",
+        "Train with the 1cycle policy and cyclical momentum. Without --max-lr the LR range "
+        "test runs first. No weight-decay search runs: the weight decay is --weight-decay "
+        "(or the config's weight_decay.value).\nWrites history.json, history.png and "
+        "config.toml into --out.",
+        ("onecycle fit --epochs 5", "onecycle fit --max-lr 0.05 --style fastai"))
     _add_common(p, out_default="onecycle-fit")
     _add_training(p, weight_decay_help="weight decay of the training (default 1e-4)")
     _add_finder(p)
@@ -254,10 +258,9 @@ def _add_fit(sub: Any) -> None:
 def _add_search(sub: Any) -> None:
     from .searches import SEARCHES, cmd_search
 
-    p = sub.add_parser(
-        "search", formatter_class=_Formatter,
-        help="hyper-parameter searches: wd, momentum, batch-size, dropout",
-        description="Smith's searches, each from the same initial weights and batches.\n"
+    p = _subcommand(
+        sub, "search", "hyper-parameter searches: wd, momentum, batch-size, dropout",
+        "Smith's searches, each from the same initial weights and batches.\n"
         "  wd          one LR range test per weight decay bounds it from above (the largest\n"
         "              that still reaches the best loss at a high LR); short 1cycle runs\n"
         "              then decide among that value and the smaller ones\n"
@@ -265,17 +268,16 @@ def _add_search(sub: Any) -> None:
         "  dropout     one LR range test per dropout probability\n"
         "  batch-size  the largest batch that fits in memory, with throughput\n"
         "Results go to --out as JSON + PNG, and config.toml with the choice filled in.",
-        epilog="examples:\n  onecycle search wd\n  onecycle search wd --grid 3e-3 1e-3 3e-4 1e-4\n"
-        "  onecycle search momentum --pairs 0.95:0.85 0.99:0.9 0.9:0.8 --max-lr 0.01\n"
-        "  onecycle search dropout --grid 0 0.2 0.4\n"
-        "  onecycle search batch-size --grid 32 64 128 256\n",
-    )
+        ("onecycle search wd", "onecycle search wd --grid 3e-3 1e-3 3e-4 1e-4",
+         "onecycle search momentum --pairs 0.95:0.85 0.99:0.9 0.9:0.8 --max-lr 0.01",
+         "onecycle search dropout --grid 0 0.2 0.4",
+         "onecycle search batch-size --grid 32 64 128 256"))
     p.add_argument("what", choices=tuple(SEARCHES), metavar="{" + ",".join(SEARCHES) + "}",
                    help="what to search")
     _add_common(p, out_default="onecycle-search")
     _add_finder(p)
     p.add_argument("--grid", type=_nonneg_float, nargs="+", metavar="V",
-                   help="values to try: weight decays (default 1e-2 1e-3 1e-4 0), dropout "
+                   help="values to try: weight decays (default 1e-3 1e-4 0), dropout "
                    "probabilities (default 0 0.1 0.2 0.3 0.5) or batch sizes")
     p.add_argument("--pairs", type=_momentum_pair, nargs="+", metavar="HIGH:LOW",
                    help="momentum: (high, low) pairs to compare, e.g. 0.95:0.85 0.99:0.9")
@@ -290,23 +292,19 @@ def _add_search(sub: Any) -> None:
                    help="wd: choose by the range tests alone, without the short 1cycle runs "
                    "(a quarter of the configured epochs) that otherwise decide among the "
                    "range tests' bound and the smaller values")
-    p.add_argument("--weight-decay", type=_nonneg_float, metavar="WD",
-                   help="weight decay of the trials (default 1e-4)")
-    p.add_argument("--optimizer", choices=_OPTIMIZERS, help="optimizer (default sgd)")
+    _add_optimizer(p, "weight decay of the trials (default 1e-4)")
     p.set_defaults(handler=cmd_search)
 
 
 def _add_plot_schedule(sub: Any) -> None:
     from .commands import cmd_plot_schedule
 
-    p = sub.add_parser(
-        "plot-schedule", formatter_class=_Formatter,
-        help="preview a 1cycle schedule (LR + momentum) without training",
-        description="Preview the LR and momentum of a 1cycle schedule: prints a table of "
-        "values at a few steps, and saves a plot with --out.",
-        epilog="examples:\n  onecycle plot-schedule --max-lr 0.8 --steps 1000\n"
-        "  onecycle plot-schedule --style torch --max-lr 0.01 --steps 500 --out s.png --log\n",
-    )
+    p = _subcommand(
+        sub, "plot-schedule", "preview a 1cycle schedule (LR + momentum) without training",
+        "Preview the LR and momentum of a 1cycle schedule: prints a table of values at a "
+        "few steps, and saves a plot with --out.",
+        ("onecycle plot-schedule --max-lr 0.8 --steps 1000",
+         "onecycle plot-schedule --style torch --max-lr 0.01 --steps 500 --out s.png --log"))
     p.add_argument("--style", choices=_STYLES, default="smith", help="family of defaults")
     p.add_argument("--max-lr", type=_pos_float, default=1.0, metavar="LR", help="peak LR")
     p.add_argument("--steps", type=_pos_int, default=1000, metavar="N",
