@@ -39,6 +39,7 @@ class Setting:
     train: int | None = None  # training subset (stratified, fixed seed), None: all
     test: int | None = None
     model_options: dict[str, Any] = field(default_factory=dict)
+    data_options: dict[str, Any] = field(default_factory=dict)
     weight_decay: float = 5e-4
     momentum: float = 0.9  # SGD momentum / AdamW beta1 before the cycle takes over
     fail_margin: float = 0.5
@@ -64,16 +65,16 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
             why="no convolutions"),
     Setting("cnn1d-mnist1d", "mnist1d", "cnn1d", "sgd", 64, (2, 10), SGD_GRID,
             held_out=True, why="unsaturated: schedules separate"),
-    Setting("chartf-text", "text", "char_transformer", "adamw", 32, (1, 4), ADAM_GRID,
-            weight_decay=0.01, fail_margin=0.05,
+    Setting("chartf-text", "text", "char_transformer", "adamw", 16, (1, 3), ADAM_GRID,
+            data_options={"seq_len": 64}, weight_decay=0.01, fail_margin=0.05,
             why="adaptive optimizer, text, dict batches"),
     Setting("mlp-diabetes", "diabetes", "mlp", "adamw", 32, (20, 80), ADAM_GRID,
             held_out=True, weight_decay=1e-4, fail_margin=0.02, why="regression (RMSE)"),
     Setting("mlp-digits-dropout", "digits", "mlp", "sgd", 32, (2, 10), SGD_GRID,
             model_options={"dropout": 0.1, "hidden": (32,)}, weight_decay=1e-4,
             why="the default run's scale, with dropout"),
-    Setting("gpt2-tiny", "text", "hf_gpt2_tiny", "adamw", 32, (1, 4), ADAM_GRID,
-            held_out=True, weight_decay=0.01, fail_margin=0.05, needs="transformers",
+    Setting("gpt2-tiny", "text", "hf_gpt2_tiny", "adamw", 16, (1, 3), ADAM_GRID,
+            data_options={"seq_len": 64}, held_out=True, weight_decay=0.01, fail_margin=0.05, needs="transformers",
             why="the Hugging Face path"),
 ]}
 

@@ -39,6 +39,8 @@ from .settings import SEEDS, SETTINGS, Setting, available, design_part, signatur
 NAME = "suggestions"
 METHODS = ("auto+budget", "auto", "valley", "steep", "minimum", "torch-lr-finder")
 QUICK_SETTINGS = ("mlp-digits-dropout", "mlp-diabetes")
+#: the range test's own version: 2 since its stop rule re-estimates the batch noise
+RT_VERSION = 2
 
 
 def _lr_key(lr: float) -> float:
@@ -83,7 +85,8 @@ def run(quick: bool, workers: int, say: Callable[[str], None],
     settings, seeds = plan(quick, only)
     cache = pool.Cache(core.results_dir(quick) / "suite_cache.jsonl")
     v = trial.VERSION
-    rts = [{"kind": "range_test", "v": v, "setting": s.name, "sig": signature(s), "seed": sd}
+    rts = [{"kind": "range_test", "v": v, "rt": RT_VERSION, "setting": s.name,
+            "sig": signature(s), "seed": sd}
            for s in settings for sd in seeds]
     grid = [{"kind": "train", "v": v, "setting": s.name, "sig": signature(s), "budget": b,
              "seed": sd, "lr": lr}
@@ -95,7 +98,7 @@ def run(quick: bool, workers: int, say: Callable[[str], None],
     extra = []
     for s in settings:
         for sd in seeds:
-            rt = cache.get({"kind": "range_test", "v": v, "setting": s.name,
+            rt = cache.get({"kind": "range_test", "v": v, "rt": RT_VERSION, "setting": s.name,
                             "sig": signature(s), "seed": sd})
             for b in s.budgets:
                 p = picks(s, rt, b * spe[s.name])

@@ -29,7 +29,7 @@ def bundle(s: Setting) -> Any:
     if s.name not in _BUNDLES:
         from onecycle import data
 
-        b = data.load(s.dataset)
+        b = data.load(s.dataset, **s.data_options)
         if s.train is not None or s.test is not None:
             b = b.subset(train=s.train, test=s.test, seed=0)
         _BUNDLES[s.name] = b
