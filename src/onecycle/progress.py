@@ -13,7 +13,7 @@ Lines go to stderr at a bounded rate, so a log or a notebook shows how far the w
 without being flooded: one line each time another tenth of the work is done or
 ``every_s`` seconds have passed, whichever comes first, with the step, the numbers the
 loop reports (loss, lr) and the time left. Work that finishes within ``quiet_s`` seconds
-prints no lines at all.
+prints no lines at all (5 s by default: a short fit in a log is reported by its caller).
 
 Example:
     >>> import io
@@ -96,7 +96,7 @@ class Progress:
 
     def __init__(
         self, total: int | None, desc: str, *, progress: Any = None, file: Any = None,
-        every_s: float = 30.0, quiet_s: float = 2.0, initial: int = 0,
+        every_s: float = 30.0, quiet_s: float = 5.0, initial: int = 0,
     ) -> None:
         self.total = int(total or 0)
         self.desc = desc
