@@ -16,8 +16,7 @@ works without importing torch.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from ._imports import lazy_attributes
 
 __version__ = "0.1.0"
 
@@ -82,17 +81,4 @@ _SUBMODULES = {
 __all__ = sorted(_EXPORTS) + ["__version__"]
 
 
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        value = getattr(importlib.import_module(_EXPORTS[name]), name)
-        globals()[name] = value
-        return value
-    if name in _SUBMODULES:
-        mod = importlib.import_module(f"onecycle.{name}")
-        globals()[name] = mod
-        return mod
-    raise AttributeError(f"module 'onecycle' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_EXPORTS) | _SUBMODULES)
+__getattr__, __dir__ = lazy_attributes(__name__, _EXPORTS, globals(), _SUBMODULES)

@@ -31,9 +31,10 @@ from __future__ import annotations
 
 import importlib
 import re
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-__all__ = ["import_object", "is_import_spec", "normalize_spec"]
+__all__ = ["import_object", "is_import_spec", "normalize_spec", "lazy_attributes"]
 
 # module path (dotted identifiers) ':' attribute path (dotted identifiers)
 _SPEC = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
@@ -96,3 +97,44 @@ def import_object(spec: str, what: str, *, allowed: bool) -> Any:
             raise ValueError(f"{what} {text!r}: module {module_name!r} has no attribute {attr!r}")
         obj = getattr(obj, part)
     return obj
+
+
+def lazy_attributes(
+    package: str,
+    exports: Mapping[str, str],
+    namespace: dict[str, Any],
+    submodules: Iterable[str] = (),
+) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
+    """A package's module-level ``__getattr__`` and ``__dir__`` for names imported on
+    first use, so importing the package stays cheap (no torch, no matplotlib).
+
+    ``exports`` maps a public name to the module that defines it; ``submodules`` are
+    subpackages reachable as attributes. A name is imported once and then cached in
+    ``namespace`` (the package's ``globals()``); any other name is the usual
+    ``AttributeError``. These names come from the package's own table, never from data.
+
+    >>> ns = {}
+    >>> getattr_, dir_ = lazy_attributes("pkg", {"join": "os.path"}, ns)
+    >>> getattr_("join").__name__, "join" in ns, dir_()
+    ('join', True, ['join'])
+    >>> getattr_("nope")
+    Traceback (most recent call last):
+    ...
+    AttributeError: module 'pkg' has no attribute 'nope'
+    """
+    subs = frozenset(submodules)
+
+    def __getattr__(name: str) -> Any:
+        if name in exports:
+            value = getattr(importlib.import_module(exports[name]), name)
+        elif name in subs:
+            value = importlib.import_module(f"{package}.{name}")
+        else:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        namespace[name] = value
+        return value
+
+    def __dir__() -> list[str]:
+        return sorted(set(namespace) | set(exports) | subs)
+
+    return __getattr__, __dir__

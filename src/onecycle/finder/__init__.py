@@ -22,9 +22,7 @@ searches reuse.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
+from .._imports import lazy_attributes
 from . import suggest  # the module (methods: suggest.auto, suggest.valley, ...)
 
 # numpy-only parts are imported eagerly (``onecycle.finder.suggest`` stays torch-free);
@@ -65,13 +63,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'onecycle.finder' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY, globals())

@@ -6,8 +6,7 @@ work headless, in threads and in notebooks alike. Save with ``fig.savefig(path)`
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from .._imports import lazy_attributes
 
 _EXPORTS = {
     "plot_schedule": "onecycle.plots.schedule",
@@ -23,9 +22,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        value = getattr(importlib.import_module(_EXPORTS[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'onecycle.plots' has no attribute {name!r}")
+__getattr__, __dir__ = lazy_attributes(__name__, _EXPORTS, globals())

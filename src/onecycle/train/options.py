@@ -215,15 +215,7 @@ class TrainerOptions:
         >>> TrainerOptions.build(None, {"seed": 3}).seed
         3
         """
-        if options is not None and not isinstance(options, TrainerOptions):
-            raise TypeError(f"options must be a TrainerOptions, got {type(options).__name__}")
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(keywords) - names)
-        if unknown:
-            raise TypeError(f"Trainer() got an unexpected keyword argument {unknown[0]!r}; "
-                            f"its options are {sorted(names)}")
-        base = options if options is not None else cls()
-        return dataclasses.replace(base, **keywords) if keywords else base
+        return check.grouped_options(cls, options, keywords, "Trainer()")
 
     def replace(self, **changes: Any) -> TrainerOptions:
         """A copy with ``changes`` (checked like the original)."""

@@ -28,7 +28,7 @@ import copy
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import torch
 
@@ -57,10 +57,32 @@ from .resume import Resumer
 
 __all__ = ["Trainer", "accuracy", "METRICS", "seed_everything"]
 
+T = TypeVar("T")
 Resume = bool | str | os.PathLike[str]
 _TAIL_CURVES = ("linear", "cos", "cosine", "exp", "exponential")
 #: what fit_schedule takes: {name: schedule or per-group list}, or total_steps -> that
 Schedules = Mapping[str, Any] | Callable[[int], Mapping[str, Any]]
+
+
+class _LastFit(Generic[T]):
+    """A read-only :class:`Trainer` attribute that reads ``attr`` of the current (or
+    last) fit's loop, and is ``before`` until the first fit: one rule for the eight
+    attributes callbacks read (see :mod:`onecycle.train.callbacks`)."""
+
+    def __init__(self, attr: str, before: T, doc: str) -> None:
+        self.attr, self.before, self.__doc__ = attr, before, doc
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, trainer: Any, owner: type | None = None) -> T:
+        if trainer is None:
+            return self  # type: ignore[return-value]  # the class attribute (docs, help())
+        loop = trainer._loop
+        return self.before if loop is None else getattr(loop, self.attr)
+
+    def __set__(self, trainer: Any, value: Any) -> None:
+        raise AttributeError(f"Trainer.{self.name} is read-only (it comes from the fit)")
 
 
 def _schedule_specs(table: Any, total: int) -> dict[str, Any]:
@@ -260,46 +282,20 @@ class Trainer:
         loop = self.active_loop
         return None if loop is None else loop.history
 
-    @property
-    def fit_status(self) -> str:
-        """``"idle"``, or ``"running"``/``"completed"``/``"stopped"``/``"failed"``
-        inside a fit (the last three while its ``on_fit_end`` hooks run)."""
-        return "idle" if self._loop is None else self._loop.status
-
-    @property
-    def scheduler(self) -> Any:
-        """The scheduler of the current (or last) fit."""
-        return None if self._loop is None else self._loop.scheduler
-
-    @property
-    def step(self) -> int:
-        """Optimizer steps done in the current (or last) fit."""
-        return 0 if self._loop is None else self._loop.step
-
-    @property
-    def fit_epochs(self) -> int:
-        """Epochs of the current (or last) fit."""
-        return 0 if self._loop is None else self._loop.epochs
-
-    @property
-    def steps_per_epoch(self) -> int:
-        """Optimizer steps per epoch of the current (or last) fit."""
-        return 0 if self._loop is None else self._loop.steps_per_epoch
-
-    @property
-    def epoch_in_fit(self) -> int:
-        """Index of the current epoch within the fit."""
-        return 0 if self._loop is None else self._loop.epoch
-
-    @property
-    def batch_in_epoch(self) -> int:
-        """Batches of the current epoch consumed so far."""
-        return 0 if self._loop is None else self._loop.batch
-
-    @property
-    def resuming(self) -> bool:
-        """True while a fit continued from a checkpoint starts (``on_fit_start``)."""
-        return self._loop is not None and self._loop.resuming
+    # what callbacks read of the current (or last) fit: (attribute of its loop, the
+    # value before any fit, doc)
+    fit_status = _LastFit("status", "idle", """``"idle"``, or ``"running"``/
+        ``"completed"``/``"stopped"``/``"failed"`` inside a fit (the last three while its
+        ``on_fit_end`` hooks run).""")
+    scheduler = _LastFit("scheduler", None, "The scheduler of the current (or last) fit.")
+    step = _LastFit("step", 0, "Optimizer steps done in the current (or last) fit.")
+    fit_epochs = _LastFit("epochs", 0, "Epochs of the current (or last) fit.")
+    steps_per_epoch = _LastFit("steps_per_epoch", 0,
+                               "Optimizer steps per epoch of the current (or last) fit.")
+    epoch_in_fit = _LastFit("epoch", 0, "Index of the current epoch within the fit.")
+    batch_in_epoch = _LastFit("batch", 0, "Batches of the current epoch consumed so far.")
+    resuming = _LastFit("resuming", False, "True while a fit continued from a checkpoint "
+                        "starts (``on_fit_start``).")
 
     @property
     def epoch(self) -> int:
