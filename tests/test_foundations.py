@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import math
@@ -17,6 +18,11 @@ from hypothesis import strategies as st
 from onecycle import _format, _io, _plain, _validate
 from onecycle.progress import Progress, progress_mode
 from onecycle.step import Numerics, OptimizerStep, default_step, read_output, resolve_device
+
+
+@dataclasses.dataclass
+class _Point(_io.JSONFile, format="demo.point", what="a point"):
+    x: float = 0.0
 
 
 @pytest.mark.parametrize("bad", ["0.1", True, None, b"1", [1]])
@@ -113,6 +119,30 @@ def test_deeply_nested_json_is_refused_with_one_line(tmp_path: Path) -> None:
     p.write_text("[" * 100000 + "]" * 100000)
     with pytest.raises(ValueError, match="nests deeper"):
         _io.read_json(p)
+
+
+@pytest.mark.parametrize(("data", "exc", "message"), [
+    ([1, 2], TypeError, "a point must be a JSON object, got list"),
+    ({"format": "other"}, ValueError, "not a point: format='other'"),
+    ({"x": 1.0}, ValueError, "not a point: format=None"),
+    ({"format": "demo.point", "version": 2}, ValueError, "version 2, newer"),
+    ({"format": "demo.point", "version": "x"}, ValueError, "version 'x', newer"),
+])
+def test_result_files_check_their_header(data: object, exc: type, message: str) -> None:
+    with pytest.raises(exc, match=message):
+        _Point.from_dict(data)  # type: ignore[arg-type]
+
+
+def test_result_files_round_trip_and_refuse_other_files(tmp_path: Path) -> None:
+    p = _Point(2.5).save(tmp_path / "p.json")
+    assert _Point.load(p) == _Point(2.5) and json.loads(p.read_text())["format"] == "demo.point"
+    assert json.loads(_Point(float("inf")).to_json()) == {"format": "demo.point", "version": 1,
+                                                          "x": "inf"}
+    (tmp_path / "q.json").write_text('{"format": "demo.other"}')
+    with pytest.raises(ValueError, match=r"q\.json is not a point"):
+        _Point.load(tmp_path / "q.json")
+    # without a format key: accepted only where files predate it
+    assert _io.check_format({}, "demo.point", "a point", required=False) == {}
 
 
 def test_stale_temporaries_are_removed(tmp_path: Path) -> None:

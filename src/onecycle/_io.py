@@ -19,14 +19,16 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import IO, Any, ClassVar, TypeVar
 
 T = TypeVar("T")
+R = TypeVar("R", bound="JSONFile")
 
 __all__ = [
     "WriteError",
@@ -40,6 +42,8 @@ __all__ = [
     "read_json_as",
     "remove_stale_temporaries",
     "check_writable_dir",
+    "check_format",
+    "JSONFile",
     "MAX_JSON_DEPTH",
 ]
 
@@ -243,3 +247,106 @@ def check_writable_dir(directory: str | os.PathLike[str]) -> Path:
         err.errno = getattr(exc, "errno", None)
         raise err from exc
     return d
+
+
+def check_format(data: Any, fmt: str, what: str, *, version: int = 1,
+                 required: bool = True) -> Mapping[str, Any]:
+    """``data`` itself once it is a JSON object of format ``fmt`` and a version this
+    onecycle reads (``<= version``): the header rule of every result read back.
+
+    Not an object is a ``TypeError``; another ``"format"`` or a newer ``"version"`` a
+    ``ValueError`` naming ``what``. ``required=False`` also accepts an object without a
+    ``"format"`` key (files written before their format was named).
+
+    >>> check_format({"format": "onecycle.x", "version": 1}, "onecycle.x", "an x")["version"]
+    1
+    >>> check_format({"format": "other"}, "onecycle.x", "an x")
+    Traceback (most recent call last):
+    ...
+    ValueError: not an x: format='other' (expected 'onecycle.x')
+    """
+    if not isinstance(data, Mapping):
+        raise TypeError(f"{what} must be a JSON object, got {type(data).__name__}")
+    got = data.get("format", None if required else fmt)
+    if got != fmt:
+        raise ValueError(f"not {what}: format={got!r} (expected {fmt!r})")
+    v = data.get("version", 1)
+    try:
+        newer = isinstance(v, bool) or int(v) > version
+    except (TypeError, ValueError):
+        newer = True
+    if newer:
+        raise ValueError(f"{what} has version {v!r}, newer than this onecycle reads "
+                         f"({version}); upgrade onecycle")
+    return data
+
+
+class JSONFile:
+    """A result kept as one JSON file: ``to_dict``/``from_dict``, ``to_json``, ``save``
+    (atomic) and ``load`` (safe) written once, here, for every result class.
+
+    A subclass names, as class keywords, its ``format`` (the ``"format"`` key of its
+    files, :attr:`json_format`) and ``what`` (what a file of it is, in error messages),
+    and raises ``version`` when its layout changes. For a dataclass the default
+    ``to_dict`` writes the header and every field, and ``from_dict`` checks the header
+    (:func:`check_format`) and reads back the fields present; a class with more to say
+    overrides those two and keeps ``save``/``load``.
+
+    >>> import dataclasses, tempfile, os
+    >>> @dataclasses.dataclass
+    ... class Point(JSONFile, format="demo.point", what="a point"):
+    ...     x: float = 0.0
+    >>> p = Point(2.5).save(os.path.join(tempfile.mkdtemp(), "p.json"))
+    >>> Point.load(p), Point(1.0).to_dict()
+    (Point(x=2.5), {'format': 'demo.point', 'version': 1, 'x': 1.0})
+    """
+
+    __slots__ = ()  # subclasses with __slots__ (History) keep them
+    json_format: ClassVar[str] = ""
+    json_version: ClassVar[int] = 1
+    json_what: ClassVar[str] = "a onecycle result"
+
+    def __init_subclass__(cls, *, format: str | None = None, what: str | None = None,
+                          version: int | None = None, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # a subclass of a result class (a kind of search result) keeps its files' header
+        if format is not None:
+            cls.json_format = format
+        if what is not None:
+            cls.json_what = what
+        if version is not None:
+            cls.json_version = version
+
+    def json_header(self) -> dict[str, Any]:
+        """``{"format": ..., "version": ...}``, the first keys of every file."""
+        return {"format": self.json_format, "version": self.json_version}
+
+    def to_dict(self) -> dict[str, Any]:
+        """A strict-JSON dict: the header, then every dataclass field."""
+        from ._plain import to_plain
+
+        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}  # type: ignore[arg-type]
+        return to_plain({**self.json_header(), **fields})
+
+    @classmethod
+    def from_dict(cls: type[R], d: Mapping[str, Any]) -> R:
+        """Inverse of :meth:`to_dict`: the header checked, the fields present read."""
+        check_format(d, cls.json_format, cls.json_what, version=cls.json_version)
+        names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+    def to_json(self, indent: int | None = 1) -> str:
+        """:meth:`to_dict` as strict JSON text."""
+        from ._plain import to_plain
+
+        return json.dumps(to_plain(self.to_dict()), indent=indent, allow_nan=False)
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write :meth:`to_dict` as JSON, atomically (see :func:`atomic_write`)."""
+        return write_json_atomic(path, self.to_dict())
+
+    @classmethod
+    def load(cls: type[R], path: str | os.PathLike[str]) -> R:
+        """Read a file written by :meth:`save` (JSON only: nothing in it is executed;
+        a file that is not one is a ``ValueError`` naming it)."""
+        return read_json_as(path, cls.from_dict, cls.json_what)

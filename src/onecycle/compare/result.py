@@ -32,7 +32,8 @@ from pathlib import Path
 from typing import Any
 
 from .._format import DASH, fmt_lr, fmt_seconds
-from .._io import read_json_as, write_json_atomic
+from .._io import JSONFile, check_format
+from .._plain import to_plain
 from .verdict import Verdict, budget_summary, describe, epochs_text, judge
 
 __all__ = ["RunRecord", "CompareReport", "Stats", "FORMAT"]
@@ -80,6 +81,10 @@ class RunRecord:
         """Wall time from nothing to this result: tuning and training."""
         return self.tuning_s + self.train_s
 
+    def to_dict(self) -> dict[str, Any]:
+        """Every field (what :meth:`CompareReport.to_dict` writes per run)."""
+        return dataclasses.asdict(self)
+
 
 @dataclass(frozen=True)
 class Stats:
@@ -115,7 +120,7 @@ def _label(name: str) -> str:
 
 
 @dataclass
-class CompareReport:
+class CompareReport(JSONFile, format=FORMAT, what="a onecycle compare report"):
     """The result of :func:`onecycle.compare.compare` (see the module docs).
 
     Attributes:
@@ -255,34 +260,21 @@ class CompareReport:
         return fmt_lr(statistics.median(lrs)) if lrs else DASH
 
     # ---------------------------------------------------------------- JSON
+    # save/load/to_json: onecycle._io.JSONFile's; the header and every field, plus the
+    # derived verdicts (recomputed on reading, never read back)
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready, with ``format`` and ``version``, the verdicts and their words."""
-        d = {"format": FORMAT, "version": 1}
-        d.update({f.name: getattr(self, f.name) for f in dataclasses.fields(self)})
-        d["runs"] = [dataclasses.asdict(r) for r in self.runs]
-        d["verdicts"] = [v.to_dict() for v in self.verdicts()]
-        d["verdict"] = self.verdict_text()
-        return d
+        return {**super().to_dict(), "verdicts": to_plain(self.verdicts()),
+                "verdict": self.verdict_text()}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> CompareReport:
         """Inverse of :meth:`to_dict` (the derived verdicts are recomputed)."""
-        if not isinstance(d, Mapping) or d.get("format") != FORMAT:
-            raise ValueError(f"not a onecycle compare report (format="
-                             f"{d.get('format') if isinstance(d, Mapping) else d!r})")
+        check_format(d, FORMAT, cls.json_what, version=cls.json_version)
         names = {f.name for f in dataclasses.fields(cls)}
         kw = {k: v for k, v in d.items() if k in names}
         kw["runs"] = [RunRecord(**r) for r in d.get("runs", [])]
         return cls(**kw)
-
-    def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write the report as JSON, atomically."""
-        return write_json_atomic(path, self.to_dict())
-
-    @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> CompareReport:
-        """Read a report written by :meth:`save`."""
-        return read_json_as(path, cls.from_dict, "a onecycle compare report")
 
     # ---------------------------------------------------------------- output
     def plot_budgets(self) -> Any:

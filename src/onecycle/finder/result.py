@@ -13,16 +13,15 @@ Example:
 from __future__ import annotations
 
 import math
-import os
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .._format import fmt_lr
+from .._io import JSONFile, check_format
 from .._plain import to_plain
 from .grid import check_mode
 from .suggest import Suggestion, combine_runs, suggest
@@ -105,7 +104,8 @@ class Band:
 
 
 @dataclass(eq=False, repr=False)
-class LRFinderResult:
+class LRFinderResult(JSONFile, format=FORMAT, version=FORMAT_VERSION,
+                     what="an lr_find result"):
     """Result of :func:`onecycle.finder.lr_find`.
 
     Attributes:
@@ -127,9 +127,15 @@ class LRFinderResult:
             each iteration (NaN where no step was taken or the norm was not finite);
             empty without clipping.
 
+    ``save``/``load`` (atomic JSON, never executed) are :class:`onecycle._io.JSONFile`'s.
+
     >>> r = LRFinderResult(np.array([0.1, 1.0]), np.array([1.0, 2.0]), np.array([1.0, 1.5]))
     >>> r.suggest().lr is None
     True
+    >>> import tempfile, os
+    >>> p = r.save(os.path.join(tempfile.mkdtemp(), "lr.json"))
+    >>> LRFinderResult.load(p).lrs.tolist()
+    [0.1, 1.0]
     """
 
     lrs: np.ndarray
@@ -168,12 +174,17 @@ class LRFinderResult:
             raise ValueError(f"stop_reason must be one of {STOP_REASONS}, got {self.stop_reason!r}")
 
     # ------------------------------------------------------------------ suggestions
-    def suggest(self, method: str | None = None, *, on: str = "train", **options: Any) -> Suggestion:
+    def suggest(self, method: str | None = None, *, on: str = "train",
+                total_steps: int | None = None, style: str = "smith",
+                warmup: float | None = None, **options: Any) -> Suggestion:
         """Suggest a max LR from this curve (``method=None``: ``"auto"``).
 
         ``on="val"`` uses the validation curve instead of the training losses. With
         several runs (``repeats``) the suggestion comes from the median curve and its
-        range is widened to cover the runs' own suggestions.
+        range is widened to cover the runs' own suggestions. ``total_steps`` (and the
+        planned ``style`` or ``warmup`` in steps) gives the max_lr for a cycle of that
+        many optimizer steps (:mod:`onecycle.finder.budget`); without it the pick is the
+        budget-free one.
 
         >>> lrs = np.geomspace(1e-5, 1, 51)
         >>> r = LRFinderResult(lrs, (np.log10(lrs) + 1) ** 2, (np.log10(lrs) + 1) ** 2)
@@ -181,6 +192,13 @@ class LRFinderResult:
         0.01
         """
         method = "auto" if method is None else method
+        if total_steps is not None:
+            from .budget import plan_budget, read_for_budget
+
+            if on != "train":
+                raise ValueError(f"total_steps reads the training curve; got on={on!r}")
+            budget = plan_budget(total_steps, style=style, warmup=warmup)
+            return read_for_budget(self, budget, method, **options)
         if on == "train":
             lrs, losses = self.lrs, self.losses
         elif on == "val":
@@ -238,20 +256,12 @@ class LRFinderResult:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> LRFinderResult:
         """Inverse of :meth:`to_dict`."""
-        if not isinstance(d, dict):
-            raise TypeError(f"an lr_find result must be a JSON object, got {type(d).__name__}")
+        check_format(d, FORMAT, cls.json_what, version=FORMAT_VERSION, required=False)
         for key, types in (("config", dict), ("runs", list), ("band", (dict, type(None))),
                            ("diverged", bool), ("stop_index", (int, type(None)))):
             if key in d and (not isinstance(d[key], types) or
                              (key == "stop_index" and isinstance(d[key], bool))):
                 raise TypeError(f"lr_find result key {key!r} has the wrong type: {d[key]!r}")
-        if d.get("format", FORMAT) != FORMAT:
-            raise ValueError(f"not an lr_find result: format={d.get('format')!r}")
-        if int(d.get("version", FORMAT_VERSION)) > FORMAT_VERSION:
-            raise ValueError(
-                f"lr_find result version {d['version']} is newer than this onecycle "
-                f"understands ({FORMAT_VERSION})"
-            )
         config = {
             k: (float(v) if v in ("inf", "-inf") else v) for k, v in d.get("config", {}).items()
         }
@@ -307,26 +317,6 @@ class LRFinderResult:
             band=Band(lrs, median, low, high, curves, (0.1, 0.9)), runs=runs,
             config={**config, "skipped_steps": skipped}, grad_norms=norms,
         )
-
-    def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write the result as JSON, atomically (temporary file + ``os.replace``).
-
-        >>> import tempfile, os
-        >>> r = LRFinderResult(np.array([0.1, 1.0]), np.array([1.0, 2.0]), np.array([1.0, 1.5]))
-        >>> p = os.path.join(tempfile.mkdtemp(), "lr.json")
-        >>> LRFinderResult.load(r.save(p)).lrs.tolist()
-        [0.1, 1.0]
-        """
-        from .._io import write_json_atomic
-
-        return write_json_atomic(path, self.to_dict())
-
-    @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> LRFinderResult:
-        """Read a result written by :meth:`save` (JSON only; never executes anything)."""
-        from .._io import read_json_as
-
-        return read_json_as(path, cls.from_dict, "a readable lr_find result")
 
     # ------------------------------------------------------------------ repr
     def __len__(self) -> int:

@@ -44,14 +44,13 @@ import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
 from .._format import fmt_lr
-from .._plain import to_plain
+from .._io import JSONFile
 from .._validate import choice, in_range, integer, positive
 from ..step import model_device
 from .factories import LossFn, ModelLike, initial_model
@@ -143,8 +142,9 @@ def available_memory() -> int:
 
 
 @dataclass(eq=False)
-class BatchSizeResult:
-    """Result of :func:`batch_size_search`.
+class BatchSizeResult(JSONFile, format="onecycle.batch_size", what="a batch-size result"):
+    """Result of :func:`batch_size_search`; ``to_dict``/``from_dict``/``save``/``load``
+    are :class:`onecycle._io.JSONFile`'s (every field, format ``onecycle.batch_size``).
 
     Attributes:
         train_batch_size: the largest candidate that fits for training.
@@ -179,33 +179,6 @@ class BatchSizeResult:
     def best(self) -> int:
         """Alias of :attr:`train_batch_size`."""
         return self.train_batch_size
-
-    def to_dict(self) -> dict[str, Any]:
-        """Strict-JSON dict."""
-        d = {"format": "onecycle.batch_size", "version": 1,
-             **{k: getattr(self, k) for k in self.__dataclass_fields__}}
-        return to_plain(d)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> BatchSizeResult:
-        """Inverse of :meth:`to_dict`."""
-        if not isinstance(d, dict) or d.get("format") != "onecycle.batch_size":
-            got = d.get("format") if isinstance(d, dict) else type(d).__name__
-            raise ValueError(f"not a batch-size result: format={got!r}")
-        return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
-
-    def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write :meth:`to_dict` as JSON (atomically)."""
-        from .._io import write_json_atomic
-
-        return write_json_atomic(path, self.to_dict())
-
-    @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> BatchSizeResult:
-        """Read a result written by :meth:`save`."""
-        from .._io import read_json_as
-
-        return read_json_as(path, cls.from_dict, "a batch-size result")
 
     def plot(self, **kwargs: Any) -> Any:
         """Throughput and memory against the batch size."""

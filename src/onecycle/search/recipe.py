@@ -36,19 +36,15 @@ Example:
 
 from __future__ import annotations
 
-import json
-import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
 from .._format import fmt_lr, fmt_value
-from .._io import loads_json, read_json_as, write_json_atomic
-from .._plain import to_plain
+from .._io import JSONFile, loads_json
 from .._validate import choice, integer, positive
 from .._validate import seed as check_seed
 from .factories import (
@@ -68,14 +64,11 @@ from .steps import Problem, RangeTest, momentum_step, range_test, weight_decay_s
 
 __all__ = ["Recipe", "RecipeOptions", "recipe"]
 
-_FORMAT = "onecycle.recipe"
-
-
 # ----------------------------------------------------------------------------- Recipe
 
 
 @dataclass(eq=False)
-class Recipe:
+class Recipe(JSONFile, format="onecycle.recipe", what="a recipe"):
     """A complete 1cycle configuration, with the evidence behind each number.
 
     Attributes:
@@ -93,7 +86,7 @@ class Recipe:
 
     >>> r = Recipe(batch_size=64, max_lr=0.5, weight_decay=1e-4, momentum=(0.95, 0.85),
     ...            epochs=5)
-    >>> Recipe.from_dict(json.loads(json.dumps(r.to_dict()))).schedule_options()["momentum"]
+    >>> Recipe.from_dict(r.to_json()).schedule_options()["momentum"]
     (0.95, 0.85)
     """
 
@@ -200,42 +193,18 @@ class Recipe:
         hist.meta["recipe"] = self.to_dict(evidence=False)
         return hist
 
-    # -- JSON -----------------------------------------------------------------
+    # -- JSON (save/load/to_json: onecycle._io.JSONFile) ------------------------
     def to_dict(self, evidence: bool = True) -> dict[str, Any]:
         """A strict-JSON dict (``evidence=False`` leaves the evidence out)."""
-        d: dict[str, Any] = {"format": _FORMAT, "version": 1}
-        for k in self.__dataclass_fields__:
-            if k == "evidence" and not evidence:
-                continue
-            d[k] = getattr(self, k)
-        return to_plain(d)
+        d = super().to_dict()
+        if not evidence:
+            del d["evidence"]
+        return d
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any] | str) -> Recipe:
+    def from_dict(cls, d: Mapping[str, Any] | str) -> Recipe:
         """Inverse of :meth:`to_dict` (a JSON string is accepted)."""
-        if isinstance(d, str):
-            d = loads_json(d, "a recipe")
-        if not isinstance(d, dict) or d.get("format") != _FORMAT:
-            raise ValueError("not a recipe: expected a dict with format='onecycle.recipe'")
-        if int(d.get("version", 1)) > 1:
-            raise ValueError(f"recipe version {d['version']} is newer than this onecycle reads")
-        kw = {k: d[k] for k in cls.__dataclass_fields__ if k in d}
-        if kw.get("momentum") is not None:
-            kw["momentum"] = tuple(kw["momentum"])
-        return cls(**kw)
-
-    def to_json(self, indent: int | None = 1) -> str:
-        """:meth:`to_dict` as JSON text."""
-        return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
-
-    def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write the recipe (with its evidence) as JSON, atomically."""
-        return write_json_atomic(path, self.to_dict())
-
-    @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> Recipe:
-        """Read a recipe written by :meth:`save`."""
-        return read_json_as(path, cls.from_dict, "a recipe")
+        return super().from_dict(loads_json(d, cls.json_what) if isinstance(d, str) else d)
 
     def __repr__(self) -> str:
         return (f"Recipe(batch_size={self.batch_size}, max_lr={fmt_lr(self.max_lr)}, "

@@ -14,13 +14,12 @@ Example:
 
 from __future__ import annotations
 
-import json
-import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from .._format import fmt_value
+from .._io import JSONFile, check_format
 from .._plain import to_plain
 
 __all__ = ["SearchResult", "register_kind"]
@@ -34,7 +33,7 @@ def _same(a: Any, b: Any) -> bool:
 
 
 @dataclass(eq=False)
-class SearchResult:
+class SearchResult(JSONFile, format="onecycle.search", what="a search result"):
     """The outcome of a search: one row per value tried, the choice and why.
 
     Attributes:
@@ -103,38 +102,18 @@ class SearchResult:
         return (f"{type(self).__name__}({self.param}: best={fmt_value(self.best)}, "
                 f"runner_up={fmt_value(self.runner_up)}, {len(self.values)} values, {self.mode})")
 
+    # JSON: the header and every field (onecycle._io.JSONFile), "chosen" repeating "best"
     def to_dict(self) -> dict[str, Any]:
         """A strict-JSON dict (curves and histories included)."""
-        d = {
-            "format": "onecycle.search",
-            "version": 1,
-            "kind": self.kind,
-            "param": self.param,
-            "values": self.values,
-            "mode": self.mode,
-            "rows": self.rows,
-            "best": self.best,
-            "chosen": self.best,
-            "runner_up": self.runner_up,
-            "reason": self.reason,
-            "rule": self.rule,
-            "signal": self.signal,
-            "curves": [c.to_dict() for c in self.curves],
-            "histories": [h.to_dict() if hasattr(h, "to_dict") else h for h in self.histories],
-            "config": self.config,
-            "extra": self.extra,
-        }
-        return to_plain(d)
+        return {**super().to_dict(), "chosen": to_plain(self.best)}
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> SearchResult:
+    def from_dict(cls, d: Mapping[str, Any]) -> SearchResult:
         """Inverse of :meth:`to_dict` (the right subclass for the ``kind``)."""
         from ..finder import LRFinderResult
         from ..train import History
 
-        if not isinstance(d, dict) or d.get("format") != "onecycle.search":
-            got = d.get("format") if isinstance(d, dict) else type(d).__name__
-            raise ValueError(f"not a search result: format={got!r}")
+        check_format(d, cls.json_format, cls.json_what, version=cls.json_version)
         target = _KINDS.get(d.get("kind", ""), cls)
 
         def val(v: Any) -> Any:
@@ -150,23 +129,6 @@ class SearchResult:
             histories=[History.from_dict(h) for h in d.get("histories", [])],
             config=d.get("config", {}), extra=d.get("extra", {}),
         )
-
-    def to_json(self, indent: int | None = 1) -> str:
-        """:meth:`to_dict` as JSON text."""
-        return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
-
-    def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write :meth:`to_dict` as JSON (atomically)."""
-        from .._io import write_json_atomic
-
-        return write_json_atomic(path, self.to_dict())
-
-    @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> SearchResult:
-        """Read a result written by :meth:`save`."""
-        from .._io import read_json_as
-
-        return read_json_as(path, cls.from_dict, "a search result")
 
     def plot(self, **kwargs: Any) -> Any:
         """Overlaid range tests (finder mode) or validation-loss bars (short runs)."""

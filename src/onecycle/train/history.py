@@ -22,13 +22,13 @@ Example:
 from __future__ import annotations
 
 import copy
-import json
 import math
 import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from .._io import JSONFile, check_format
 from .._plain import from_plain, to_plain
 
 __all__ = ["History", "higher_is_better"]
@@ -37,7 +37,7 @@ _FORMAT = "onecycle-history"
 _VERSION = 1
 
 
-class History:
+class History(JSONFile, format=_FORMAT, version=_VERSION, what="a onecycle history"):
     """Training history: per-iteration ``lr``/``momentum``/``loss`` and epoch records.
 
     Attributes:
@@ -233,8 +233,7 @@ class History:
         0
         """
         d = {
-            "format": _FORMAT,
-            "version": _VERSION,
+            **self.json_header(),
             "lr": list(self.lr),
             "momentum": list(self.momentum),
             "loss": list(self.loss),
@@ -247,16 +246,8 @@ class History:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> History:
         """Rebuild a history from :meth:`to_dict` output."""
-        if not isinstance(data, dict):
-            raise TypeError(f"expected a dict, got {type(data).__name__}")
-        fmt = data.get("format", _FORMAT)
-        if fmt != _FORMAT:
-            raise ValueError(f"not a onecycle history (format={fmt!r})")
-        if int(data.get("version", _VERSION)) > _VERSION:
-            raise ValueError(
-                f"history format version {data.get('version')} is newer than this "
-                f"onecycle understands ({_VERSION}); upgrade onecycle"
-            )
+        check_format(data, cls.json_format, cls.json_what, version=cls.json_version,
+                     required=False)
         data = from_plain(data)
         h = cls()
         h.lr = [float(v) for v in data.get("lr", [])]
@@ -269,30 +260,21 @@ class History:
         h.fits = [dict(f) for f in data.get("fits", [])]
         return h
 
-    def to_json(self, indent: int | None = None) -> str:
-        """The history as strict JSON text."""
-        return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
-
+    # to_json and load: onecycle._io.JSONFile's
     def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write the history as JSON, atomically. Returns the path.
+        """Write the history as JSON, atomically. Returns the path. A history is saved
+        next to its checkpoints, so a failure is a ``CheckpointError`` naming the file,
+        as theirs is.
 
         >>> import tempfile, os
         >>> p = History().save(os.path.join(tempfile.mkdtemp(), "h.json"))
         >>> History.load(p).iterations
         0
         """
-        from .checkpoint import atomic_write  # names the file in a CheckpointError
+        from .checkpoint import atomic_write
 
         data = self.to_json(indent=1).encode("utf-8")
         return atomic_write(path, lambda f: f.write(data))
-
-    @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> History:
-        """Read a history written by :meth:`save` (JSON only; invalid or absurdly
-        nested JSON is a ``ValueError`` naming the file)."""
-        from .._io import read_json_as
-
-        return read_json_as(path, cls.from_dict, "a readable onecycle history")
 
     # ------------------------------------------------------------------ plotting
     def plot(self, **kwargs: Any) -> Any:
