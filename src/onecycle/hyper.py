@@ -32,6 +32,7 @@ __all__ = [
     "set_hyper",
     "validate_hyper",
     "supports_momentum",
+    "optimizer_family",
 ]
 
 Group = dict[str, Any]
@@ -257,6 +258,23 @@ def supports_momentum(optimizer: Any) -> bool:
     False
     """
     return adapter_for(optimizer).has("momentum")
+
+
+def optimizer_family(optimizer: Any) -> str:
+    """``"sgd"`` (SGD and subclasses), ``"adam"`` (momentum is ``betas[0]``: Adam, AdamW,
+    NAdam, RAdam, ...) or ``"other"``: what the budget-aware max_lr and the comparison's
+    alternatives need to know about an optimizer.
+
+    >>> import torch
+    >>> p = [torch.nn.Parameter(torch.zeros(1))]
+    >>> optimizer_family(torch.optim.SGD(p, lr=0.1)), optimizer_family(torch.optim.AdamW(p))
+    ('sgd', 'adam')
+    """
+    import torch
+
+    if isinstance(optimizer, torch.optim.SGD):
+        return "sgd"
+    return "adam" if adapter_for(optimizer).momentum == "betas[0]" else "other"
 
 
 def get_hyper(optimizer: Any, name: str) -> list[float]:

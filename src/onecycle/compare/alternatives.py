@@ -40,7 +40,7 @@ from typing import Any
 
 import torch
 
-from ..hyper import adapter_for
+from ..hyper import optimizer_family
 from ..schedule import constant_lr, linear_decay, warmup_cosine, wsd
 
 __all__ = ["LRRule", "LRPick", "Alternative", "ALTERNATIVES", "FAMILIES", "INSTALL_HINT",
@@ -56,19 +56,6 @@ INSTALL_HINT = "pip install 'onecycle[compare]'"
 #: schedule-free's warm-up, a share of the budget: its README recommends a warm-up
 #: (``warmup_steps``); 5 % is the share the warm-up + cosine and WSD baselines use
 SCHEDULE_FREE_WARMUP = 0.05
-
-
-def optimizer_family(optimizer: torch.optim.Optimizer) -> str:
-    """``"sgd"``, ``"adam"`` (momentum is ``betas[0]``: Adam, AdamW, NAdam, RAdam, ...) or
-    ``"other"``: which schedule-free variant matches it, and whether Prodigy runs.
-
-    >>> p = [torch.nn.Parameter(torch.zeros(1))]
-    >>> optimizer_family(torch.optim.SGD(p, lr=0.1)), optimizer_family(torch.optim.AdamW(p))
-    ('sgd', 'adam')
-    """
-    if isinstance(optimizer, torch.optim.SGD):
-        return "sgd"
-    return "adam" if adapter_for(optimizer).momentum == "betas[0]" else "other"
 
 
 @dataclass(frozen=True)

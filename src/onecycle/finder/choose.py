@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .. import _validate as check
+from .budget import Budget, plan_budget, read_for_budget
 from .suggest import Suggestion
 
 __all__ = ["MaxLRChoice", "NoUsableLR", "choose_max_lr", "group_ratios", "NO_PICK_ADVICE"]
@@ -145,14 +146,16 @@ def group_ratios(result: Any) -> tuple[float, ...]:
     return tuple(check.positive("group_ratios entry", q) for q in raw)
 
 
-def _pick(result: Any, method: str) -> Suggestion:
-    # the single place a curve becomes a candidate pick: a budget-aware rule
-    # (total_steps=) will be passed on from here
-    return result.suggest(method)
+def _pick(result: Any, method: str, budget: Budget | None) -> Suggestion:
+    # the single place a curve becomes a candidate pick
+    if budget is None:
+        return result.suggest(method)
+    return read_for_budget(result, budget, method)
 
 
 def choose_max_lr(
-    result: Any, *, method: str | None = "auto", fallback: Sequence[str] = ()
+    result: Any, *, method: str | None = "auto", fallback: Sequence[str] = (),
+    total_steps: int | None = None, style: str = "smith", warmup: float | None = None,
 ) -> MaxLRChoice:
     """The ``max_lr`` of a cycle from a range test (see the module docs).
 
@@ -162,6 +165,10 @@ def choose_max_lr(
         method: the suggestion method (``None``: ``"auto"``); see
             :data:`onecycle.finder.SUGGESTERS`.
         fallback: methods tried in order when ``method`` gives no pick (default none).
+        total_steps: the planned cycle's optimizer steps: ``auto`` then reads the curve
+            for that budget (:mod:`onecycle.finder.budget`); None: the budget-free pick.
+        style, warmup: the planned cycle's style (its ``pct_start`` gives the warm-up)
+            or its warm-up in steps.
 
     Raises:
         NoUsableLR: no method gave a pick; the message carries the first method's reason
@@ -184,9 +191,11 @@ def choose_max_lr(
     if isinstance(fallback, str):
         fallback = (fallback,)
     ratios = group_ratios(result)
+    budget = None if total_steps is None else plan_budget(total_steps, style=style,
+                                                          warmup=warmup)
     tried: Suggestion | None = None
     for name in (first, *fallback):
-        sug = _pick(result, name)
+        sug = _pick(result, name, budget)
         if sug.lr is not None and math.isfinite(sug.lr) and sug.lr > 0:
             lr = float(sug.lr)
             return MaxLRChoice(lr, tuple(lr * q for q in ratios), sug)

@@ -28,7 +28,7 @@ import torch
 from .. import _validate as check
 from .._rng import seed_everything
 from .._threads import torch_threads
-from ..hyper import get_hyper
+from ..hyper import get_hyper, optimizer_family
 from ..progress import Progress
 from ..step import Numerics, StepFn, model_device, resolve_step
 from .grid import check_mode, lr_grid
@@ -101,7 +101,8 @@ def plan_sweep(
         "smooth": opts.smooth, "diverge": opts.diverge,
         "accumulation_steps": num.accumulation_steps, "amp": num.amp,
         "grad_clip": num.grad_clip, "repeats": opts.repeats, "seed": opts.seed,
-        "group_ratios": ratios,
+        "group_ratios": ratios, "optimizer": type(optimizer).__name__,
+        "family": optimizer_family(optimizer),
     }
     return SweepPlan(lr_grid(start, end, num_iter, mode), ratios, step,
                      "step_fn" if step_fn is not None else "loss_fn", num, opts, mode, config)

@@ -334,8 +334,10 @@ class Trainer:
             max_lr: peak LR (or one per param group). ``None`` runs the LR range test
                 first (:meth:`lr_find` with ``lr_find_kw``: the trainer's step function,
                 numerics and device, state restored afterwards) and takes the peak from
-                :func:`onecycle.finder.choose_max_lr`, one per param group at the ratios
-                the sweep kept; recorded in ``history.meta["lr_find"]``. A curve
+                :func:`onecycle.finder.choose_max_lr` for this cycle's budget (its
+                optimizer steps and warm-up: see :mod:`onecycle.finder.budget`), one per
+                param group at the ratios the sweep kept; recorded in
+                ``history.meta["lr_find"]``. A curve
                 without a usable LR raises :class:`onecycle.finder.NoUsableLR` (a
                 ``ValueError``) asking for ``max_lr``.
             resume: ``True`` continues from ``checkpoint_dir/last.pt`` if it exists
@@ -372,7 +374,10 @@ class Trainer:
             meta: dict[str, Any] = {}
             lr = max_lr
             if lr is None:
-                lr, meta["lr_find"] = self._suggest_max_lr(lr_find_kw)
+                checked = OneCycleSchedule.check_options(**options)
+                lr, meta["lr_find"] = self._suggest_max_lr(
+                    lr_find_kw, total_steps=self.steps_for(epochs), style=checked["style"],
+                    warmup=checked["pct_start"] * self.steps_for(epochs))
             opts, note = cycle_momentum_default(self.optimizer, options)
             if note is not None:
                 meta["momentum"] = note
@@ -558,7 +563,8 @@ class Trainer:
         # ranks, so every rank sees the same curve and gets the same suggestion
         return lr_find(self.net, self.optimizer, self.loss_fn, self.train_loader, **kwargs)
 
-    def _suggest_max_lr(self, lr_find_kw: Mapping[str, Any] | None) -> tuple[Any, dict[str, Any]]:
+    def _suggest_max_lr(self, lr_find_kw: Mapping[str, Any] | None, *, total_steps: int,
+                        style: str, warmup: float) -> tuple[Any, dict[str, Any]]:
         from ..finder import NoUsableLR, choose_max_lr
 
         res = self.lr_find(**dict(lr_find_kw or {}))  # every rank takes part
@@ -566,7 +572,8 @@ class Trainer:
         error: NoUsableLR | None = None
         if self.dist.is_main:
             try:
-                info = to_plain(choose_max_lr(res).to_dict())
+                info = to_plain(choose_max_lr(res, total_steps=total_steps, style=style,
+                                              warmup=warmup).to_dict())
             except NoUsableLR as exc:
                 error = exc
         info, error = self.dist.broadcast_object((info, error))
