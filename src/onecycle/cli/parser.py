@@ -16,6 +16,8 @@ from collections.abc import Callable
 from typing import Any
 
 from .. import _validate as check
+from .commands import cmd_find_lr, cmd_fit, cmd_plot_schedule, cmd_run
+from .searches import SEARCHES, cmd_search
 
 __all__ = ["build_parser", "PROG", "DESCRIPTION", "EPILOG", "arg_type"]
 
@@ -190,25 +192,47 @@ def _add_training(p: argparse.ArgumentParser, *, weight_decay_help: str) -> None
 # subcommands
 
 
-def _subcommand(sub: Any, name: str, summary: str, description: str,
-                examples: tuple[str, ...]) -> argparse.ArgumentParser:
-    """A subcommand's parser: its one-line help, description and examples."""
-    return sub.add_parser(name, formatter_class=_Formatter, help=summary,
-                          description=description,
-                          epilog="examples:\n" + "".join(f"  {e}\n" for e in examples))
+#: a subcommand's own options, added to its parser
+_Options = Callable[[argparse.ArgumentParser], None]
+#: (name, handler, one-line help, description, examples, common options?, options) of
+#: every subcommand but compare, in the order ``onecycle --help`` lists them
+_SUBCOMMANDS: list[tuple[str, Callable[..., Any], str, str, tuple[str, ...], bool,
+                         _Options]] = []
 
 
-def _add_run(sub: Any) -> None:
-    from .commands import cmd_run
+def _subcommand(name: str, handler: Callable[..., Any], summary: str, description: str,
+                examples: tuple[str, ...], *, common: bool = True
+                ) -> Callable[[_Options], _Options]:
+    """Register the function it decorates as the options of subcommand ``name``, with
+    its handler, one-line help, description and examples; with ``common``, the data,
+    model and output options come first (``--out`` defaults to ``./onecycle-<name>``)."""
+    def register(options: _Options) -> _Options:
+        _SUBCOMMANDS.append((name, handler, summary, description, examples, common, options))
+        return options
 
-    p = _subcommand(
-        sub, "run", "the whole recipe: range test, weight decay, 1cycle, baseline, report",
-        DESCRIPTION + "\nWith no options: digits (bundled with scikit-learn), a small CNN, "
-        "8 epochs.",
-        ("onecycle run", "onecycle run --epochs 3 --no-baseline --quiet",
-         'onecycle run --config experiment.toml --out runs/exp1 --name "exp 1"',
-         "onecycle run --max-lr 0.05 --weight-decay 1e-4   # skip both searches"))
-    _add_common(p, out_default="onecycle-run")
+    return register
+
+
+def _add_subcommands(sub: Any) -> None:
+    for name, handler, summary, description, examples, common, options in _SUBCOMMANDS:
+        p = sub.add_parser(name, formatter_class=_Formatter, help=summary,
+                           description=description,
+                           epilog="examples:\n" + "".join(f"  {e}\n" for e in examples))
+        p.set_defaults(handler=handler)
+        if common:
+            _add_common(p, out_default=f"onecycle-{name}")
+        options(p)
+
+
+@_subcommand(
+    "run", cmd_run,
+    "the whole recipe: range test, weight decay, 1cycle, baseline, report",
+    DESCRIPTION + "\nWith no options: digits (bundled with scikit-learn), a small CNN, "
+    "8 epochs.",
+    ("onecycle run", "onecycle run --epochs 3 --no-baseline --quiet",
+     'onecycle run --config experiment.toml --out runs/exp1 --name "exp 1"',
+     "onecycle run --max-lr 0.05 --weight-decay 1e-4   # skip both searches"))
+def _add_run(p: argparse.ArgumentParser) -> None:
     _add_training(p, weight_decay_help="use this weight decay and skip the weight-decay "
                   "search")
     _add_finder(p)
@@ -220,61 +244,51 @@ def _add_run(sub: Any) -> None:
                    help="constant LR of the baseline (default: the range test's 'minimum' "
                    "suggestion, i.e. the LR at the loss minimum / 10)")
     _add_resume(p)
-    p.set_defaults(handler=cmd_run)
 
 
-def _add_find_lr(sub: Any) -> None:
-    from .commands import cmd_find_lr
-
-    p = _subcommand(
-        sub, "find-lr",
-        "LR range test: plot + JSON, prints the suggested max LR with range/confidence",
-        "Run the LR range test from the model's initial weights and suggest the peak LR of "
-        "a 1cycle run.\nWrites finder.png and finder.json into --out.",
-        ("onecycle find-lr", "onecycle find-lr --model mlp --num-iter 200 --end-lr 1"))
-    _add_common(p, out_default="onecycle-find-lr")
+@_subcommand(
+    "find-lr", cmd_find_lr,
+    "LR range test: plot + JSON, prints the suggested max LR with range/confidence",
+    "Run the LR range test from the model's initial weights and suggest the peak LR of "
+    "a 1cycle run.\nWrites finder.png and finder.json into --out.",
+    ("onecycle find-lr", "onecycle find-lr --model mlp --num-iter 200 --end-lr 1"))
+def _add_find_lr(p: argparse.ArgumentParser) -> None:
     _add_finder(p)
     _add_optimizer(p, "weight decay during the test (default 1e-4)")
-    p.set_defaults(handler=cmd_find_lr)
 
 
-def _add_fit(sub: Any) -> None:
-    from .commands import cmd_fit
-
-    p = _subcommand(
-        sub, "fit", "1cycle training with a given (or found) max LR: history JSON + plot",
-        "Train with the 1cycle policy and cyclical momentum. Without --max-lr the LR range "
-        "test runs first. No weight-decay search runs: the weight decay is --weight-decay "
-        "(or the config's weight_decay.value).\nWrites history.json, history.png and "
-        "config.toml into --out.",
-        ("onecycle fit --epochs 5", "onecycle fit --max-lr 0.05 --style fastai"))
-    _add_common(p, out_default="onecycle-fit")
+@_subcommand(
+    "fit", cmd_fit,
+    "1cycle training with a given (or found) max LR: history JSON + plot",
+    "Train with the 1cycle policy and cyclical momentum. Without --max-lr the LR range "
+    "test runs first. No weight-decay search runs: the weight decay is --weight-decay "
+    "(or the config's weight_decay.value).\nWrites history.json, history.png and "
+    "config.toml into --out.",
+    ("onecycle fit --epochs 5", "onecycle fit --max-lr 0.05 --style fastai"))
+def _add_fit(p: argparse.ArgumentParser) -> None:
     _add_training(p, weight_decay_help="weight decay of the training (default 1e-4)")
     _add_finder(p)
     _add_resume(p)
-    p.set_defaults(handler=cmd_fit)
 
 
-def _add_search(sub: Any) -> None:
-    from .searches import SEARCHES, cmd_search
-
-    p = _subcommand(
-        sub, "search", "hyper-parameter searches: wd, momentum, batch-size, dropout",
-        "Smith's searches, each from the same initial weights and batches.\n"
-        "  wd          one LR range test per weight decay bounds it from above (the largest\n"
-        "              that still reaches the best loss at a high LR); short 1cycle runs\n"
-        "              then decide among that value and the smaller ones\n"
-        "  momentum    short 1cycle runs per (high, low) momentum pair; best validation loss\n"
-        "  dropout     one LR range test per dropout probability\n"
-        "  batch-size  the largest batch that fits in memory, with throughput\n"
-        "Results go to --out as JSON + PNG, and config.toml with the choice filled in.",
-        ("onecycle search wd", "onecycle search wd --grid 3e-3 1e-3 3e-4 1e-4",
-         "onecycle search momentum --pairs 0.95:0.85 0.99:0.9 0.9:0.8 --max-lr 0.01",
-         "onecycle search dropout --grid 0 0.2 0.4",
-         "onecycle search batch-size --grid 32 64 128 256"))
+@_subcommand(
+    "search", cmd_search,
+    "hyper-parameter searches: wd, momentum, batch-size, dropout",
+    "Smith's searches, each from the same initial weights and batches.\n"
+    "  wd          one LR range test per weight decay bounds it from above (the largest\n"
+    "              that still reaches the best loss at a high LR); short 1cycle runs\n"
+    "              then decide among that value and the smaller ones\n"
+    "  momentum    short 1cycle runs per (high, low) momentum pair; best validation loss\n"
+    "  dropout     one LR range test per dropout probability\n"
+    "  batch-size  the largest batch that fits in memory, with throughput\n"
+    "Results go to --out as JSON + PNG, and config.toml with the choice filled in.",
+    ("onecycle search wd", "onecycle search wd --grid 3e-3 1e-3 3e-4 1e-4",
+     "onecycle search momentum --pairs 0.95:0.85 0.99:0.9 0.9:0.8 --max-lr 0.01",
+     "onecycle search dropout --grid 0 0.2 0.4",
+     "onecycle search batch-size --grid 32 64 128 256"))
+def _add_search(p: argparse.ArgumentParser) -> None:
     p.add_argument("what", choices=tuple(SEARCHES), metavar="{" + ",".join(SEARCHES) + "}",
                    help="what to search")
-    _add_common(p, out_default="onecycle-search")
     _add_finder(p)
     p.add_argument("--grid", type=_nonneg_float, nargs="+", metavar="V",
                    help="values to try: weight decays (default 1e-3 1e-4 0), dropout "
@@ -293,18 +307,17 @@ def _add_search(sub: Any) -> None:
                    "(a quarter of the configured epochs) that otherwise decide among the "
                    "range tests' bound and the smaller values")
     _add_optimizer(p, "weight decay of the trials (default 1e-4)")
-    p.set_defaults(handler=cmd_search)
 
 
-def _add_plot_schedule(sub: Any) -> None:
-    from .commands import cmd_plot_schedule
-
-    p = _subcommand(
-        sub, "plot-schedule", "preview a 1cycle schedule (LR + momentum) without training",
-        "Preview the LR and momentum of a 1cycle schedule: prints a table of values at a "
-        "few steps, and saves a plot with --out.",
-        ("onecycle plot-schedule --max-lr 0.8 --steps 1000",
-         "onecycle plot-schedule --style torch --max-lr 0.01 --steps 500 --out s.png --log"))
+@_subcommand(
+    "plot-schedule", cmd_plot_schedule,
+    "preview a 1cycle schedule (LR + momentum) without training",
+    "Preview the LR and momentum of a 1cycle schedule: prints a table of values at a "
+    "few steps, and saves a plot with --out.",
+    ("onecycle plot-schedule --max-lr 0.8 --steps 1000",
+     "onecycle plot-schedule --style torch --max-lr 0.01 --steps 500 --out s.png --log"),
+    common=False)
+def _add_plot_schedule(p: argparse.ArgumentParser) -> None:
     p.add_argument("--style", choices=_STYLES, default="smith", help="family of defaults")
     p.add_argument("--max-lr", type=_pos_float, default=1.0, metavar="LR", help="peak LR")
     p.add_argument("--steps", type=_pos_int, default=1000, metavar="N",
@@ -324,7 +337,6 @@ def _add_plot_schedule(sub: Any) -> None:
                    help="rows of the printed table (plus the phase boundaries)")
     p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                    help="show tracebacks for errors")
-    p.set_defaults(handler=cmd_plot_schedule)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -343,8 +355,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="show tracebacks for errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    from .compare import add_parser as add_compare
+    from .compare import add_parser as add_compare  # compare's flags use arg_type
 
-    for add in (_add_run, _add_find_lr, _add_fit, _add_search, _add_plot_schedule, add_compare):
-        add(sub)
+    _add_subcommands(sub)
+    add_compare(sub)
     return parser
