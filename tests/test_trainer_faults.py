@@ -439,6 +439,21 @@ def test_progress_lines_are_bounded_and_epochs_noted(monkeypatch: pytest.MonkeyP
     assert 1 <= len(steps) <= 12 and steps[-1].startswith("fit: 150/150")
 
 
+@pytest.mark.parametrize("kind", ["fit_one_cycle", "fit", "fit_schedule"])
+def test_progress_lines_name_the_kind_of_fit(kind: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import onecycle.progress as prog
+    from onecycle.schedule import linear_decay
+
+    clock = iter(range(10**6))  # every step "takes a second": lines are printed
+    monkeypatch.setattr(prog.time, "monotonic", lambda: float(next(clock)))
+    buf = io.StringIO()
+    t = trainer(callbacks=[ProgressBar(file=buf, progress="lines")])
+    {"fit_one_cycle": lambda: t.fit_one_cycle(1, max_lr=0.1),
+     "fit": lambda: t.fit(1, lr=0.1),
+     "fit_schedule": lambda: t.fit_schedule(1, lambda n: {"lr": linear_decay(n, 0.1)})}[kind]()
+    assert buf.getvalue().splitlines()[-1].startswith(f"{kind}: epoch 1/1: ")
+
+
 def test_progress_false_is_silent(capsys: pytest.CaptureFixture[str]) -> None:
     trainer(progress=False).fit(1, lr=0.1)
     out = capsys.readouterr()

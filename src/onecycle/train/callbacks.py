@@ -139,7 +139,8 @@ def overridden_hooks(cb: Callback, name: str) -> bool:
 # --------------------------------------------------------------------------- progress
 
 #: how each kind of fit is named on progress lines
-_FIT_NAMES = {"one_cycle": "fit_one_cycle", "constant": "fit", "tail": "fit_tail"}
+_FIT_NAMES = {"one_cycle": "fit_one_cycle", "constant": "fit", "tail": "fit_tail",
+              "schedule": "fit_schedule"}
 
 
 def epoch_summary(record: dict[str, Any]) -> str:
