@@ -50,10 +50,10 @@ def test_check_options_refuses_what_the_constructor_refuses() -> None:
         OneCycleSchedule.check_options(total_steps=10)
 
 
-def test_adapter_key_for_is_public_and_the_old_name_still_works() -> None:
+def test_adapter_key_for_is_public() -> None:
     p = [torch.nn.Parameter(torch.zeros(1))]
     adam = adapter_for(torch.optim.Adam(p))
-    assert adam.key_for("momentum", "Adam") == "betas[0]" == adam._key("momentum", "Adam")
+    assert adam.key_for("momentum", "Adam") == "betas[0]"
     assert adam.key_for("lr") == "lr"
     ada = adapter_for(torch.optim.Adagrad(p))
     with pytest.raises(ValueError, match="Adagrad has no momentum-like"):

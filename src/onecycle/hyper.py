@@ -123,9 +123,6 @@ class HyperAdapter:
             return self.weight_decay
         return name
 
-    # the old private name, kept while other modules move to key_for
-    _key = key_for
-
     def get(self, group: Group, name: str, optimizer_name: str = "optimizer") -> float:
         """Read ``name`` from one param group.
 

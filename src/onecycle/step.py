@@ -341,7 +341,7 @@ class OptimizerStep:
         self.clip = numerics.grad_clip
         self.params = [p for p in model.parameters() if p.requires_grad] if self.clip else []
         if scaler is None and numerics.amp == "fp16":
-            dev = device or numerics.device or _model_device(model)
+            dev = device or numerics.device or model_device(model)
             scaler = torch.amp.GradScaler(dev.type)
         self.scaler = scaler
         self.skipped = 0
@@ -396,6 +396,3 @@ def model_device(model: torch.nn.Module) -> torch.device:
     for b in model.buffers():
         return b.device
     return torch.device("cpu")
-
-
-_model_device = model_device
