@@ -68,13 +68,17 @@ def context(model: Any, make_optimizer: Any, loss_fn: Any, train_loader: Any,
             val_loader: Any, o: SearchOptions) -> TrialContext:
     """The :class:`TrialContext` of a search (the model already built)."""
     return TrialContext(model, make_optimizer, loss_fn, train_loader, val_loader, o.seed,
-                        o.metrics, o.grad_clip, getattr(train_loader, "epoch", None))
+                        o.metrics, o.grad_clip, getattr(train_loader, "epoch", None),
+                        step_fn=o.step_fn)
 
 
-def check_callables(make_optimizer: Any, loss_fn: Any) -> None:
-    """The two callables every search needs."""
+def check_callables(make_optimizer: Any, loss_fn: Any, step_fn: Any = None) -> None:
+    """The callables every search needs: ``make_optimizer``, and ``loss_fn`` unless a
+    ``step_fn`` computes the loss (:func:`onecycle.step.resolve_step`'s rule)."""
+    from ..step import resolve_step
+
     function("make_optimizer", make_optimizer, "make_optimizer(model) -> Optimizer")
-    function("loss_fn", loss_fn, "loss_fn(outputs, targets) -> loss")
+    resolve_step(loss_fn, step_fn)
 
 
 def run_finder_grid(
@@ -239,7 +243,7 @@ def grid_search(
             its fields as keywords (``num_iter``, ``start_lr``, ``end_lr``,
             ``lr_find_kw``, ``prefer``, ``tolerance``, ``lr_slack``, ``epochs``,
             ``max_lr``, ``schedule``, ``metrics``, ``select``, ``grad_clip``, ``seed``,
-            ``workers``, ``progress``).
+            ``workers``, ``progress``, ``step_fn``: then ``loss_fn`` may be None).
 
     Returns:
         :class:`GridSearchResult` with ``best``, ``runner_up``, ``reason``, ``rows``,
@@ -257,7 +261,7 @@ def grid_search(
     prefer = o.prefer
     if prefer == "auto":
         prefer = "largest" if param in ("dropout", "weight_decay") else "lowest_loss"
-    check_callables(make_optimizer, loss_fn)
+    check_callables(make_optimizer, loss_fn, o.step_fn)
     if train_loader is None:
         raise TypeError("train_loader is required")
     base = initial_model(model, o.seed)

@@ -45,7 +45,7 @@ DEFAULT_MOMENTUM_PAIRS: tuple[tuple[float, float], ...] = (
 #: the options momentum_search reads
 MOMENTUM_FIELDS = ("epochs", "max_lr", "schedule", "metrics", "select", "grad_clip",
                    "num_iter", "start_lr", "end_lr", "lr_find_kw", "method", "seed",
-                   "workers", "progress")
+                   "workers", "progress", "step_fn")
 
 
 class MomentumResult(SearchResult):
@@ -118,7 +118,8 @@ def momentum_search(
             ``epochs`` (default 1, a first look: one-epoch runs favour the most
             aggressive pair; the recipe uses a quarter of the budget), ``schedule``
             (other ``fit_one_cycle`` options), ``metrics``, ``select``, ``grad_clip``,
-            ``seed``, ``workers``, ``progress``.
+            ``seed``, ``workers``, ``progress``, ``step_fn`` (then ``loss_fn`` may be
+            None).
 
     >>> # res = momentum_search(make_model, make_opt, F.cross_entropy, train, val, max_lr=0.5)
     >>> # res.best -> (0.95, 0.85); print(res.table())
@@ -126,7 +127,7 @@ def momentum_search(
     o = SearchOptions.take(settings, options, "momentum_search", MOMENTUM_FIELDS)
     refuse_leftovers("momentum_search", settings)
     chosen = check_pairs(DEFAULT_MOMENTUM_PAIRS if pairs is None else pairs)
-    check_callables(make_optimizer, loss_fn)
+    check_callables(make_optimizer, loss_fn, o.step_fn)
     if o.schedule and "momentum" in o.schedule:
         raise TypeError("schedule must not contain 'momentum': the search sets it per pair")
     signal = default_signal(val_loader, o.select)

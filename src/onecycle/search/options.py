@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from .._validate import choice, integer, nonnegative, positive, seed
+from .._validate import choice, function, integer, nonnegative, positive, seed
 
 __all__ = ["SearchOptions", "take_options", "refuse_leftovers", "LR_FIND_SET_BY_SEARCH"]
 
@@ -69,6 +69,11 @@ class SearchOptions:
         select: the record key compared (default ``"val_loss"``, or ``"train_loss"``
             without a validation loader).
         metrics, grad_clip: passed to the :class:`~onecycle.train.Trainer`.
+    Every range test and training:
+        step_fn: ``step_fn(model, batch) -> loss`` for batches that are not
+            ``(inputs, targets)`` pairs (dicts for language models: see
+            :func:`onecycle.tasks.model_step`); the searches' ``loss_fn`` may then be
+            None. None: the default step over ``loss_fn``.
     Every trial:
         seed: the seed of every trial (same data order, same dropout masks).
         workers: run the trials in this many spawn processes (1: in this process).
@@ -97,6 +102,7 @@ class SearchOptions:
     seed: int = 0
     workers: int = 1
     progress: Any = None
+    step_fn: Any = None
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -126,6 +132,8 @@ class SearchOptions:
             raise TypeError(f"select must be a record key such as 'val_loss', got {self.select!r}")
         set_(self, "seed", seed("seed", self.seed))
         set_(self, "workers", integer("workers", self.workers, least=1))
+        if self.step_fn is not None:
+            function("step_fn", self.step_fn, "step_fn(model, batch) -> loss")
 
     @classmethod
     def field_names(cls) -> tuple[str, ...]:

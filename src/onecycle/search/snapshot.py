@@ -91,7 +91,8 @@ class SnapshotPlan:
 
 _PLAN_FIELDS = tuple(SnapshotPlan.__dataclass_fields__)
 _FIELDS = ("epochs", "max_lr", "schedule", "metrics", "select", "grad_clip", "num_iter",
-           "start_lr", "end_lr", "lr_find_kw", "method", "seed", "workers", "progress")
+           "start_lr", "end_lr", "lr_find_kw", "method", "seed", "workers", "progress",
+           "step_fn")
 
 
 class _Snapshotter:
@@ -166,7 +167,7 @@ def _middle_run(ctx: TrialContext, o: SearchOptions, plan: SnapshotPlan, copts: 
     trainer = Trainer(net, ctx.loss_fn, opt, ctx.train_loader, val_loader=ctx.val_loader,
                       metrics=ctx.metrics, grad_clip=ctx.grad_clip, device=model_device(net),
                       progress=o.progress, seed=ctx.seed, callbacks=[_CB()],
-                      divergence_guard=DivergenceGuard(action="warn"))
+                      divergence_guard=DivergenceGuard(action="warn"), step_fn=ctx.step_fn)
     schedule = {k: v for k, v in copts.items() if k not in ("epochs", "max_lr")}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DivergenceWarning)
@@ -216,7 +217,7 @@ def weight_decay_snapshot_search(
     if val_loader is None:
         raise ValueError("weight_decay_snapshot_search needs a val_loader (it compares "
                          "validation losses)")
-    check_callables(make_optimizer, loss_fn)
+    check_callables(make_optimizer, loss_fn, o.step_fn)
     signal = default_signal(val_loader, o.select)
     base = initial_model(model, o.seed)
     with guarded(train_loader, val_loader):
@@ -230,7 +231,7 @@ def weight_decay_snapshot_search(
         start.load_state_dict(s["model"])
         rctx = TrialContext(start, make_optimizer, loss_fn, train_loader, val_loader, o.seed,
                             o.metrics, o.grad_clip, ctx.loader_epoch,
-                            optimizer_state=s["optimizer"])
+                            optimizer_state=s["optimizer"], step_fn=o.step_fn)
         ropts = {"epochs": plan.restart_epochs, "lr": s["lr"], "schedule": plan.restart}
         trials = [Trial("restart", "weight_decay", v,
                         [("weight_decay", set_weight_decay, v)], dict(ropts))

@@ -59,17 +59,20 @@ class Problem:
         make_optimizer: ``make_optimizer(model) -> Optimizer`` (an optimizer class or a
             ``functools.partial`` of one works too); its momentum is the constant
             momentum of the range tests and of the baseline.
-        loss_fn: ``loss_fn(outputs, targets) -> scalar``.
-        train_loader, val_loader, test_loader: loaders of ``(x, y)`` batches (the last
-            two optional).
+        loss_fn: ``loss_fn(outputs, targets) -> scalar`` (None with ``step_fn``).
+        train_loader, val_loader, test_loader: loaders of ``(x, y)`` batches, or of any
+            batches ``step_fn`` reads (the last two optional).
         seed: the seed of every step; metrics, grad_clip: for the Trainer.
         workers: processes for the trials of the searches; progress: see
             :mod:`onecycle.progress`.
+        step_fn: ``step_fn(model, batch) -> loss`` of every range test and training
+            (the task's, :attr:`onecycle.tasks.Task.step_fn`; picklable for workers);
+            None: the default step over ``loss_fn``.
     """
 
     model: Any
     make_optimizer: Callable[[Any], Any]
-    loss_fn: Callable[..., Any]
+    loss_fn: Callable[..., Any] | None
     train_loader: Any
     val_loader: Any = None
     test_loader: Any = None
@@ -78,16 +81,17 @@ class Problem:
     grad_clip: float | None = None
     workers: int = 1
     progress: Any = None
+    step_fn: Any = None
 
     def options(self, given: SearchOptions | None = None, **changes: Any) -> SearchOptions:
-        """``given`` (or the defaults) with the problem's seed, metrics, clipping, workers
-        and progress, and ``changes``."""
+        """``given`` (or the defaults) with the problem's seed, metrics, clipping, workers,
+        progress and step, and ``changes``."""
         import dataclasses
 
         base = given if given is not None else SearchOptions()
         return dataclasses.replace(base, seed=self.seed, metrics=self.metrics,
                                    grad_clip=self.grad_clip, workers=self.workers,
-                                   progress=self.progress, **changes)
+                                   progress=self.progress, step_fn=self.step_fn, **changes)
 
     def trainer(self, model: Any, optimizer: Any, *, progress: Any = None, **kw: Any) -> Any:
         """A :class:`~onecycle.train.Trainer` for ``model`` with the problem's data."""
@@ -96,7 +100,7 @@ class Problem:
 
         return Trainer(model, self.loss_fn, optimizer, self.train_loader, self.val_loader,
                        metrics=self.metrics, grad_clip=self.grad_clip,
-                       device=model_device(model), seed=self.seed,
+                       device=model_device(model), seed=self.seed, step_fn=self.step_fn,
                        progress=self.progress if progress is None else progress, **kw)
 
 
@@ -170,7 +174,7 @@ def range_test(problem: Problem, options: SearchOptions | None = None, *,
     lr_kw = o.finder_options(False)
     p = problem
     ctx = TrialContext(p.model, p.make_optimizer, p.loss_fn, p.train_loader, seed=p.seed,
-                       loader_epoch=getattr(p.train_loader, "epoch", None))
+                       loader_epoch=getattr(p.train_loader, "epoch", None), step_fn=p.step_fn)
     t0 = time.perf_counter()
     with guarded(problem.train_loader):
         curve = run_trials(ctx, [Trial("finder", "max_lr", None, setters, lr_kw)],

@@ -79,7 +79,8 @@ class TrialContext:
 
     ``optimizer_state`` is loaded into each fresh optimizer before the setting (the
     restarts of the snapshot search); ``loader_epoch`` is the epoch every trial starts
-    the training loader at (None: as it is).
+    the training loader at (None: as it is); ``step_fn`` is the step of every range test
+    and training (None: the default step over ``loss_fn``).
     """
 
     model: torch.nn.Module
@@ -92,6 +93,7 @@ class TrialContext:
     grad_clip: float | None = None
     loader_epoch: int | None = None
     optimizer_state: dict[str, Any] | None = None
+    step_fn: Any = None
 
 
 @dataclass
@@ -146,12 +148,14 @@ def run_trial(ctx: TrialContext, trial: Trial, progress: Any = False) -> dict[st
     t0 = time.perf_counter()
     if trial.kind == "finder":
         res = lr_find(model, opt, ctx.loss_fn, ctx.train_loader, val_loader=ctx.val_loader,
-                      seed=ctx.seed, restore=False, progress=progress, **trial.options)
+                      seed=ctx.seed, restore=False, progress=progress, step_fn=ctx.step_fn,
+                      **trial.options)
         return {"curve": res, "wall_time": time.perf_counter() - t0}
     trainer = Trainer(
         model, ctx.loss_fn, opt, ctx.train_loader, val_loader=ctx.val_loader,
         metrics=ctx.metrics, grad_clip=ctx.grad_clip, device=model_device(model),
         progress=progress, seed=ctx.seed, divergence_guard=DivergenceGuard(action="warn"),
+        step_fn=ctx.step_fn,
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DivergenceWarning)
@@ -198,7 +202,7 @@ def _run_in_pool(ctx: TrialContext, trials: Sequence[Trial], workers: int,
                  done: Callable[[], None]) -> list[dict[str, Any]]:
     _check_picklable(
         [("make_optimizer", ctx.make_optimizer), ("loss_fn", ctx.loss_fn),
-         ("metrics", ctx.metrics)]
+         ("step_fn", ctx.step_fn), ("metrics", ctx.metrics)]
         + [(f"the setter for {p}", s) for t in trials for p, s, _ in t.setters]
     )
     import concurrent.futures as cf

@@ -77,7 +77,7 @@ DEFAULT_WEIGHT_DECAYS: tuple[float, ...] = (1e-2, 1e-3, 1e-4, 1e-5, 1e-6, 0.0)
 
 #: the options weight_decay_search reads
 WD_FIELDS = ("num_iter", "start_lr", "end_lr", "lr_find_kw", "tolerance", "lr_slack", "method",
-             "seed", "workers", "progress")
+             "seed", "workers", "progress", "step_fn")
 
 
 def check_weight_decays(name: str, grid: Any) -> list[float]:
@@ -196,7 +196,9 @@ def weight_decay_search(
         options, **settings: a :class:`~onecycle.search.options.SearchOptions` and/or
             its fields ``num_iter``, ``start_lr``, ``end_lr``, ``lr_find_kw`` (the range
             tests), ``tolerance``, ``lr_slack`` (the rule), ``method`` (the suggestion
-            read per curve), ``seed``, ``workers``, ``progress``.
+            read per curve), ``seed``, ``workers``, ``progress``, ``step_fn`` (the
+            step of batches that are not ``(inputs, targets)``; ``loss_fn`` may then be
+            None).
 
     The rule is in the module docs; ``reason`` says why the value won, and why each
     larger value was rejected.
@@ -208,7 +210,7 @@ def weight_decay_search(
     refuse_leftovers("weight_decay_search", settings)
     values = check_weight_decays("grid", grid)
     refine = integer("refine", refine, least=0)
-    check_callables(make_optimizer, loss_fn)
+    check_callables(make_optimizer, loss_fn, o.step_fn)
     base = initial_model(model, o.seed)
     opts = o.finder_options(val_loader is not None)
     known = {float(k): v for k, v in (known or {}).items()}
