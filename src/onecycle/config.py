@@ -2,10 +2,10 @@
 
 A configuration is a small tree: top-level keys (dataset, model, budget, output) and
 five tables, ``[finder]``, ``[weight_decay]``, ``[schedule]``, ``[optimizer]`` and
-``[baseline]``, plus a free ``[model_options]`` table passed to the model factory as
-keyword arguments. Every key has a type and an allowed range; an unknown key or a value
-of the wrong type raises :class:`ConfigError` (a ``ValueError``) naming the key, the
-value and what is allowed. A key that is absent keeps its default; TOML has no null, so
+``[baseline]``, plus two free tables of keyword arguments: ``[model_options]`` for the
+model factory and ``[data_options]`` for a named dataset. Every key has a type and an
+allowed range; an unknown key or a value of the wrong type raises :class:`ConfigError`
+(a ``ValueError``) naming the key, the value and what is allowed. A key that is absent keeps its default; TOML has no null, so
 an "automatic" value (``schedule.max_lr``: found by the range test) is simply left out.
 
 Example:
@@ -56,6 +56,7 @@ __all__ = [
     "load_config",
     "parse_toml",
     "DATASET_DEFAULTS",
+    "dataset_defaults",
     "with_dataset_defaults",
     "to_toml",
     "TOML_PARSER",
@@ -185,24 +186,29 @@ def _as_numbers(value: Any, kind: str) -> list[float] | None:
     return items  # type: ignore[return-value]
 
 
-#: model_options keys the run sets itself (the model is built as
-#: ``factory(input_shape, num_classes, **model_options)``)
-_RESERVED_OPTIONS = ("input_shape", "num_classes", "allow_imports", "spec")
+#: option keys the run sets itself, per table: the model is built as
+#: ``factory(input_shape, num_classes, **model_options)``, the data as
+#: ``onecycle.data.resolve(dataset, val_fraction=, seed=, **data_options)``
+_RESERVED_OPTIONS = {
+    "model_options": (("input_shape", "num_classes", "allow_imports", "spec"),
+                      "the model is built as factory(input_shape, num_classes, "
+                      "**model_options), from the data"),
+    "data_options": (("val_fraction", "seed", "flatten", "allow_imports", "spec"),
+                     "set them as top-level keys (val_fraction, seed)"),
+}
 
 
 def _as_table(key: str, value: Any) -> dict[str, Any] | None:
     if not isinstance(value, Mapping):
         return None
+    reserved, why = _RESERVED_OPTIONS.get(key, ((), ""))
     for k, v in value.items():
         if not isinstance(k, str) or not k.isidentifier():
             raise ConfigError(
                 f"config key '{key}.{k}' is invalid: option names must be Python identifiers"
             )
-        if k in _RESERVED_OPTIONS:
-            raise ConfigError(
-                f"config key '{key}.{k}' is not allowed: the run sets it (the model is built "
-                "as factory(input_shape, num_classes, **model_options), from the data)"
-            )
+        if k in reserved:
+            raise ConfigError(f"config key '{key}.{k}' is not allowed: the run sets it ({why})")
         _check_plain(f"{key}.{k}", v)
     return dict(value)
 
@@ -387,26 +393,82 @@ class BaselineConfig:
                           help="constant LR (default: the range test's 'minimum' suggestion, else max_lr / 10)")
 
 
-#: Per-dataset defaults of the keys a configuration leaves out: on MNIST the small CNN
-#: of the digits default costs minutes per epoch on a laptop's CPU, while LeNet-5 at batch
-#: 128 reaches 99 % test accuracy in 3 epochs of 1cycle (docs/cli.md has the timings).
+#: Per-dataset defaults of the keys a configuration leaves out, chosen so that
+#: ``onecycle run --dataset NAME`` trains to something meaningful in a few minutes at most
+#: on two CPU cores (docs/cli.md has the measured times and headlines). The model comes
+#: from the dataset's source (:func:`onecycle.data.default_model`, its one owner) and is
+#: not repeated here. A table (``optimizer``, ``weight_decay``, ...) is merged key by key:
+#: a configuration that sets ``optimizer.momentum`` keeps the dataset's optimizer.
+#:
+#: * ``mnist``: the small CNN of the digits default costs minutes per epoch on a laptop's
+#:   CPU, while LeNet-5 at batch 128 reaches 99 % test accuracy in 3 epochs of 1cycle.
+#: * ``mnist1d``: the 1-D CNN at batch 64 (57 steps an epoch) for 40 epochs: the task is
+#:   not saturated, so epochs keep paying. Gradients clipped at norm 1: on some seeds the
+#:   range test's pick sits at the edge of what SGD survives, and one bad step there
+#:   leaves the network at chance for the rest of the cycle.
+#: * ``text``: the character transformer under AdamW, on 64-character windows at batch
+#:   16 (309 optimizer steps an epoch); the range test sweeps 1e-6 .. 1, the span where
+#:   Adam's LRs live, and the weight decays are AdamW's decoupled ones (0.1 .. 0), an
+#:   order of magnitude above SGD's L2 values.
+#: * ``diabetes``: 319 training patients: a narrow MLP with dropout (the default width
+#:   fits the noise within a few epochs, ending at the RMSE of the mean), batch 32, and a
+#:   200-iteration range test, since a 100-iteration one over 10 batches an epoch is too
+#:   noisy for a pick. ``model_options`` apply to the default model only.
 DATASET_DEFAULTS: dict[str, dict[str, Any]] = {
-    "mnist": {"model": "lenet", "batch_size": 128, "epochs": 3},
+    "mnist": {"batch_size": 128, "epochs": 3},
+    "mnist1d": {"batch_size": 64, "epochs": 40, "grad_clip": 1.0},
+    "text": {"batch_size": 16, "epochs": 5, "data_options": {"seq_len": 64},
+             "optimizer": {"name": "adamw"}, "finder": {"start_lr": 1e-6, "end_lr": 1.0},
+             "weight_decay": {"value": 0.01, "grid": [0.1, 0.01, 0.0]}},
+    "diabetes": {"batch_size": 32, "epochs": 15, "finder": {"num_iter": 200},
+                 "model_options": {"hidden": [64], "dropout": 0.2},
+                 "weight_decay": {"value": 1e-3, "grid": [1e-2, 1e-3, 1e-4]}},
 }
 
 
+def dataset_defaults(dataset: Any) -> dict[str, Any]:
+    """The defaults of a named dataset (``"text:PATH"`` and aliases too): its source's
+    model and its :data:`DATASET_DEFAULTS`; ``{}`` for anything else (a path, an import
+    spec).
+
+    >>> dataset_defaults("text:notes.txt")["model"], dataset_defaults("x.npz")
+    ('char_transformer', {})
+    """
+    if not isinstance(dataset, str):
+        return {}
+    from .data import find_source
+
+    found = find_source(dataset)
+    if found is None:
+        return {}
+    source = found[0]
+    return {"model": source.default_model,
+            **json.loads(json.dumps(DATASET_DEFAULTS.get(source.name, {})))}
+
+
 def with_dataset_defaults(data: Mapping[str, Any]) -> Mapping[str, Any]:
-    """``data`` with the defaults of its dataset (:data:`DATASET_DEFAULTS`) for the keys
-    it leaves out.
+    """``data`` with the defaults of its dataset (:func:`dataset_defaults`) for the keys
+    it leaves out; tables are merged key by key, so every key ``data`` sets wins.
 
     >>> with_dataset_defaults({"dataset": "mnist", "epochs": 5})["epochs"]
     5
+    >>> with_dataset_defaults({"dataset": "text", "optimizer": {"momentum": 0.8}})["optimizer"]
+    {'name': 'adamw', 'momentum': 0.8}
+    >>> "model_options" in with_dataset_defaults({"dataset": "diabetes", "model": "lenet"})
+    False
     """
-    name = data.get("dataset") if isinstance(data, Mapping) else None
-    extra = DATASET_DEFAULTS.get(name.strip().lower()) if isinstance(name, str) else None
+    extra = dataset_defaults(data.get("dataset")) if isinstance(data, Mapping) else {}
     if not extra:
         return data
-    return {**extra, **data}
+    if data.get("model", extra["model"]) != extra["model"]:
+        extra.pop("model_options", None)  # the options of the dataset's model, not another's
+    merged: dict[str, Any] = dict(extra)
+    for key, value in data.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = {**merged[key], **value}
+        else:
+            merged[key] = value
+    return merged
 
 
 def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
@@ -436,8 +498,9 @@ class RunConfig:
     """The configuration of ``onecycle run`` (and the other commands' shared options).
 
     Top-level keys: ``name``, ``dataset``, ``model``, ``epochs``, ``batch_size``,
-    ``seed``, ``out``, ``val_fraction``, ``device``, ``grad_clip``, ``threads``, ``quiet`` and
-    ``model_options`` (a table of keyword arguments for the model factory); tables
+    ``seed``, ``out``, ``val_fraction``, ``device``, ``grad_clip``, ``threads``, ``quiet``,
+    ``model_options`` (a table of keyword arguments for the model factory) and
+    ``data_options`` (for a named dataset, e.g. ``seq_len`` of ``text``); tables
     ``finder``, ``weight_decay``, ``schedule``, ``optimizer``, ``baseline``.
 
     >>> cfg = RunConfig()
@@ -469,6 +532,8 @@ class RunConfig:
     quiet: bool = _f(False, "bool", "true or false", help="no progress output")
     model_options: dict[str, Any] = _f({}, "table", "a table of keyword arguments",
                                        help="model factory options")
+    data_options: dict[str, Any] = _f({}, "table", "a table of keyword arguments",
+                                      help="options of a named dataset (text: seq_len)")
     finder: FinderConfig = field(default_factory=FinderConfig)
     weight_decay: WeightDecayConfig = field(default_factory=WeightDecayConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
@@ -538,7 +603,7 @@ class RunConfig:
                 if p not in node or not isinstance(node[p], dict):
                     raise ConfigError(f"unknown config key '{dotted}'")
                 node = node[p]
-            if parts[-1] not in node and parts[0] != "model_options":
+            if parts[-1] not in node and parts[0] not in _RESERVED_OPTIONS:
                 raise ConfigError(f"unknown config key '{dotted}'")
             node[parts[-1]] = value
         return type(self).from_dict(data)

@@ -158,21 +158,30 @@ def finder_options(cfg: RunConfig) -> Any:
 
 @dataclass
 class Setup:
-    """Everything the steps share: data, loaders, a model with its initial weights.
+    """Everything the steps share: data, loaders, a model with its initial weights, and
+    the task (:func:`onecycle.tasks.task_for`: loss, step, metrics, headline).
 
     ``model`` keeps the initial weights (every step trains a copy), so every range test
     and both trainings start from the same point; the loaders replay the same batch
-    order (each step puts the training loader back at its first epoch).
+    order (each step puts the training loader back at its first epoch). ``loss_fn`` is
+    the task's (None when the model computes its own loss through ``task.step_fn``).
     """
 
     config: RunConfig
     bundle: Any
     device: Any
     model: Any
-    loss_fn: Callable[..., Any]
+    loss_fn: Callable[..., Any] | None
     model_name: str
     parameters: int
     loaders: tuple[Any, Any, Any]
+    task: Any = None
+
+    def __post_init__(self) -> None:
+        if self.task is None:
+            from .tasks import task_for
+
+            self.task = task_for(self.bundle)
 
     def optimizer_factory(self) -> Callable[[Any], Any]:
         """``make_optimizer(model)``: the configured optimizer at the range test's start
@@ -180,21 +189,29 @@ class Setup:
         """
         return _ConfigOptimizer(self.config)
 
+    def metrics(self) -> dict[str, Any] | None:
+        """The task's metrics for the Trainer (None when it has none)."""
+        return dict(self.task.metrics) or None
+
     def problem(self, progress: Any = None) -> Any:
-        """The :class:`onecycle.search.Problem` the steps run on."""
+        """The :class:`onecycle.search.Problem` the steps run on: the task's loss, step
+        and metrics."""
         from .search import Problem
 
         cfg = self.config
         train, val, test = self.loaders
         return Problem(self.model, self.optimizer_factory(), self.loss_fn, train, val, test,
-                       seed=cfg.seed, metrics=["accuracy"], grad_clip=cfg.grad_clip,
-                       progress=(False if cfg.quiet else None) if progress is None else progress)
+                       seed=cfg.seed, metrics=self.metrics(), grad_clip=cfg.grad_clip,
+                       progress=(False if cfg.quiet else None) if progress is None else progress,
+                       step_fn=self.task.step_fn)
 
     def describe(self) -> str:
-        """One line for the log: the data and the model."""
-        b = self.bundle
+        """One line for the log: the data, the task and the model."""
+        b, t = self.bundle, self.task
+        chance = "" if t.chance is None else f"; chance {t.label} {t.show(t.chance)}"
         return (f"data: {b.name} (train {len(b.train)}, val {len(b.val)}, test {len(b.test)}, "
-                f"input {tuple(b.input_shape)}, {b.num_classes} classes); model: "
+                f"input {tuple(b.input_shape)}, {t.outputs_text(b.num_classes)}); task: "
+                f"{t.name.replace('_', ' ')}, loss {t.loss_name}{chance}; model: "
                 f"{self.model_name} ({self.parameters:,} parameters) on {self.device}")
 
 
@@ -221,11 +238,12 @@ def prepare(cfg: RunConfig, *, allow_imports: bool | Iterable[str] = True) -> Se
 
     from . import data, models
     from .step import resolve_device
+    from .tasks import task_for
     from .train import seed_everything
 
     seed_everything(cfg.seed)
     bundle = data.resolve(cfg.dataset, val_fraction=cfg.val_fraction, seed=cfg.seed,
-                          allow_imports=_allowed(allow_imports, "dataset"))
+                          allow_imports=_allowed(allow_imports, "dataset"), **cfg.data_options)
     if len(bundle.train) == 0:
         raise ValueError(f"dataset {cfg.dataset!r} has an empty training split")
     auto = "cuda" if torch.cuda.is_available() else "cpu"
@@ -240,8 +258,8 @@ def prepare(cfg: RunConfig, *, allow_imports: bool | Iterable[str] = True) -> Se
         if threads is not None:
             torch.set_num_threads(threads)
     loaders = bundle.loaders(cfg.batch_size, seed=cfg.seed, device=device)
-    return Setup(cfg, bundle, device, model, torch.nn.functional.cross_entropy, cfg.model, n,
-                 loaders)
+    task = task_for(bundle)
+    return Setup(cfg, bundle, device, model, task.loss_fn, cfg.model, n, loaders, task)
 
 
 def auto_threads(parameters: int, input_shape: Sequence[int], device: Any) -> int | None:
@@ -276,10 +294,12 @@ class RunResult:
     finder: Any | None = None
     wd_check: Any | None = None
     files: list[str] = field(default_factory=list)
+    task: Any = None
 
     @property
     def final(self) -> dict[str, Any]:
-        """Final numbers of the 1cycle run (``val_accuracy``, ``test_accuracy``, ...)."""
+        """Final numbers of the 1cycle run (``val_loss``, ``val_headline``,
+        ``test_headline``, ``val_accuracy`` for classification, ...)."""
         return dict(self.summary["runs"]["1cycle"]["final"])
 
 
@@ -351,7 +371,7 @@ def run(
                          rule, notes, command or "onecycle run --config config.toml", t0)
         report, summary, files = write_run(out, facts)                # 5. report
     return RunResult(out, report, summary, cfg, plan.max_lr, wd, cycle.history,
-                     baseline.history if baseline else None, curve, choice, files)
+                     baseline.history if baseline else None, curve, choice, files, setup.task)
 
 
 @dataclass
@@ -399,7 +419,7 @@ def _train(run_: _Run, kind: str, plan: Any, lr: float | None = None) -> Any:
             return train_constant(run_.problem, plan.epochs, lr, plan.weight_decay, **kw)
     result = store.step(kind, compute, TrainedRun.state, TrainedRun.from_state)
     done = " (finished before: read from steps/)" if run_.reused(kind) else ""
-    run_.say(f"      {_scores(result)}{done}")
+    run_.say(f"      {run_.setup.task.scores(result.final)} ({result.wall_time:.1f} s){done}")
     return result
 
 
@@ -524,12 +544,3 @@ def _baseline(run_: _Run, curve: Any, plan: Any) -> tuple[Any, str | None]:
     run_.say(f"[4/5] baseline: constant LR {fmt_lr(lr)}, momentum {cfg.optimizer.momentum:g}, "
              f"the same {cfg.epochs} epoch{'' if cfg.epochs == 1 else 's'}")
     return _train(run_, "baseline", plan, lr), rule
-
-
-def _scores(run_: Any) -> str:
-    from ._format import fmt_num, fmt_pct
-
-    f = run_.final
-    return (f"val accuracy {fmt_pct(f['val_accuracy'])}, val loss {fmt_num(f['val_loss'])}, "
-            f"test accuracy {fmt_pct(f['test_accuracy'])} ({run_.wall_time:.1f} s)")
-

@@ -181,6 +181,104 @@ class Task:
         """
         return a > b if self.higher_is_better else a < b
 
+    @property
+    def label(self) -> str:
+        """The headline's name as text: ``"accuracy"``, ``"RMSE"``, ``"bpc"``.
+
+        Example:
+            >>> TASKS["regression"].label
+            'RMSE'
+        """
+        return _LABELS.get(self.headline, self.headline)
+
+    def of_record(self, record: Mapping[str, Any], split: str = "val") -> float | None:
+        """The headline of ``split`` in a record with ``<split>_loss`` and
+        ``<split>_<metric>`` keys (an epoch record of a History, a run's final numbers).
+        A non-finite loss counts as missing: a headline computed from the loss is then
+        None, a metric (accuracy) still shows.
+
+        Example:
+            >>> TASKS["language_model"].of_record({"val_loss": math.log(4)})
+            2.0
+            >>> TASKS["classification"].of_record({"test_loss": 0.1, "test_accuracy": 0.9},
+            ...                                   "test")
+            0.9
+        """
+        prefix = f"{split}_"
+        metrics = {k[len(prefix):]: v for k, v in record.items()
+                   if k.startswith(prefix) and isinstance(v, int | float)}
+        loss = metrics.pop("loss", None)
+        return self.score(loss if loss is not None and math.isfinite(loss) else None, metrics)
+
+    def phrase(self, split: str, value: float | None) -> str:
+        """``"<split> <label> <value>"``, as the command line and the report say it.
+
+        Example:
+            >>> TASKS["language_model"].phrase("val", 2.4132), TASKS["classification"].phrase(
+            ...     "test", 0.5)
+            ('val bpc 2.413', 'test accuracy 50.00 %')
+        """
+        text = self.show(value) if self.headline == "accuracy" else fmt_num(value)
+        return f"{split} {self.label} {text}"
+
+    def difference(self, a: float | None, b: float | None) -> str:
+        """``a - b`` in the headline's units: accuracy points, else the headline's own
+        (``""`` when either is missing).
+
+        Example:
+            >>> TASKS["classification"].difference(0.99, 0.98)
+            '+1.0 pts'
+            >>> TASKS["language_model"].difference(2.40, 2.45)
+            '-0.05 bpc'
+        """
+        if a is None or b is None:
+            return ""
+        d = float(a) - float(b)
+        if self.headline == "accuracy":
+            return f"{100 * d:+.1f} pts"
+        return f"{d:+.3g} {self.label}"
+
+    def outputs_text(self, num_classes: int) -> str:
+        """What ``num_classes`` counts for this task, in words.
+
+        Example:
+            >>> TASKS["language_model"].outputs_text(96), TASKS["regression"].outputs_text(1)
+            ('a vocabulary of 96 characters', '1 target')
+        """
+        n = int(num_classes)
+        if self.name == "regression":
+            return f"{n} target{'' if n == 1 else 's'}"
+        if self.name == "language_model":
+            return f"a vocabulary of {n} characters"
+        return f"{n} classes"
+
+    def scores(self, final: Mapping[str, Any], sep: str = ", ") -> str:
+        """The validation headline and loss and the test headline of a run's final
+        numbers (``val_loss``, ``val_accuracy``, ``test_loss``, ...), as a log line.
+
+        Example:
+            >>> TASKS["regression"].scores({"val_loss": 0.25, "test_loss": 0.36})
+            'val RMSE 0.5, val loss 0.25, test RMSE 0.6'
+        """
+        return sep.join([self.phrase("val", self.of_record(final, "val")),
+                         f"val loss {fmt_num(final.get('val_loss'))}",
+                         self.phrase("test", self.of_record(final, "test"))])
+
+    def describe(self) -> dict[str, Any]:
+        """What a report records about the task: name, headline, direction, chance level,
+        loss and unit.
+
+        Example:
+            >>> TASKS["regression"].describe()["headline"]
+            'rmse'
+        """
+        return {"name": self.name, "headline": self.headline, "label": self.label,
+                "higher_is_better": self.higher_is_better, "chance": self.chance,
+                "loss": self.loss_name, "unit": self.unit}
+
+
+_LABELS = {"rmse": "RMSE"}
+
 
 #: The three tasks; :func:`task_for` fills in ``chance`` for a bundle.
 TASKS: dict[str, Task] = {

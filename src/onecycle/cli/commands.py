@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .._format import DASH, fmt_lr, fmt_num, fmt_pct
+from .._format import DASH, fmt_lr
 from .flags import Usage, allowed_imports, command_line, config_for, printer
 
 __all__ = ["cmd_run", "cmd_find_lr", "cmd_fit", "cmd_plot_schedule", "scores_line"]
@@ -29,14 +29,19 @@ __all__ = ["cmd_run", "cmd_find_lr", "cmd_fit", "cmd_plot_schedule", "scores_lin
 _METHODS = ("auto", "valley", "steep", "minimum", "slide")
 
 
-def scores_line(final: dict[str, Any]) -> str:
-    """Validation accuracy and loss, test accuracy, as every command prints them.
+def scores_line(final: dict[str, Any], task: Any = None) -> str:
+    """The validation headline and loss and the test headline, as every command prints
+    them (:meth:`onecycle.tasks.Task.scores`; ``task`` None: classification).
 
     >>> scores_line({"val_accuracy": 0.5, "val_loss": 0.7, "test_accuracy": None})
     'val accuracy 50.00 %  val loss 0.7  test accuracy —'
+    >>> from onecycle.tasks import TASKS
+    >>> scores_line({"val_loss": 1.4, "test_loss": 1.5}, TASKS["language_model"])
+    'val bpc 2.02  val loss 1.4  test bpc 2.164'
     """
-    return (f"val accuracy {fmt_pct(final.get('val_accuracy'))}  val loss "
-            f"{fmt_num(final.get('val_loss'))}  test accuracy {fmt_pct(final.get('test_accuracy'))}")
+    from ..tasks import TASKS
+
+    return (task or TASKS["classification"]).scores(final, sep="  ")
 
 
 def cmd_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
@@ -49,10 +54,10 @@ def cmd_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
                  resume=args.resume)
     s = result.summary
     say("")
-    say(f"1cycle   {scores_line(s['runs']['1cycle']['final'])}")
+    say(f"1cycle   {scores_line(s['runs']['1cycle']['final'], result.task)}")
     base = s["runs"].get("baseline")
     if base:
-        say(f"baseline {scores_line(base['final'])}")
+        say(f"baseline {scores_line(base['final'], result.task)}")
     for note in s.get("notes") or []:
         say(f"note: {note}")
     say(f"total {s['total_wall_time']:.1f} s; report: {result.report}")
@@ -166,7 +171,7 @@ def cmd_fit(args: argparse.Namespace, argv: Sequence[str]) -> int:
     save_figure(hist.plot(title=f"1cycle: {setup.model_name} on {setup.bundle.name}, max_lr "
                           f"{fmt_lr(max_lr)}"), out / "history.png")
     cfg.with_overrides({"schedule.max_lr": max_lr}).save(out / "config.toml")
-    say(f"{scores_line(run.final)} ({run.wall_time:.1f} s)")
+    say(f"{scores_line(run.final, setup.task)} ({run.wall_time:.1f} s)")
     say(f"wrote {out / 'history.json'} and {out / 'history.png'}")
     if run.diverged is not None:
         raise ValueError(f"the 1cycle training diverged: {run.diverged}")

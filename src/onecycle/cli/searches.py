@@ -69,6 +69,10 @@ class _Search:
         self.make_opt = self.setup.optimizer_factory()
         self.train, self.val, _ = self.setup.loaders
 
+    def task_options(self) -> dict[str, Any]:
+        """The task's step and metrics for a search (its loss is ``setup.loss_fn``)."""
+        return {"step_fn": self.setup.task.step_fn, "metrics": self.setup.metrics()}
+
     def finish(self, res: Any, stem: str, argv: Sequence[str], updates: dict[str, Any],
                data: dict[str, Any] | None = None,
                show: Callable[[Any], None] | None = None) -> int:
@@ -113,8 +117,8 @@ def _search_wd(args: argparse.Namespace, cfg: RunConfig, argv: Sequence[str]) ->
         choice = fn(s.setup.model, s.make_opt, s.setup.loss_fn, s.train, s.val, grid=grid,
                     confirm_epochs=epochs, validate_sweeps=False,
                     options=finder_options(cfg), max_lr=cfg.schedule.max_lr,
-                    schedule=schedule_options(cfg), metrics=["accuracy"],
-                    grad_clip=cfg.grad_clip, seed=cfg.seed, progress=s.progress)
+                    schedule=schedule_options(cfg), grad_clip=cfg.grad_clip, seed=cfg.seed,
+                    progress=s.progress, **s.task_options())
     return s.finish(choice, "weight_decay", argv,
                     {"weight_decay.value": choice.value, "weight_decay.grid": grid},
                     choice.to_dict(), lambda c: _print_wd(s.say, c))
@@ -152,8 +156,8 @@ def _search_momentum(args: argparse.Namespace, cfg: RunConfig, argv: Sequence[st
     with s.threads:
         res = fn(s.setup.model, s.make_opt, s.setup.loss_fn, s.train, s.val,
                  max_lr=cfg.schedule.max_lr, pairs=args.pairs, epochs=epochs, schedule=sched,
-                 metrics=["accuracy"], grad_clip=cfg.grad_clip, num_iter=f.num_iter,
-                 start_lr=f.start_lr, end_lr=f.end_lr, seed=cfg.seed, progress=s.progress)
+                 grad_clip=cfg.grad_clip, num_iter=f.num_iter, start_lr=f.start_lr,
+                 end_lr=f.end_lr, seed=cfg.seed, progress=s.progress, **s.task_options())
     best = res.best
     updates = ({"schedule.momentum": list(best)} if isinstance(best, (list, tuple))
                and len(best) == 2 else {})
@@ -177,7 +181,8 @@ def _search_dropout(args: argparse.Namespace, cfg: RunConfig, argv: Sequence[str
     with s.threads:
         res = fn("dropout", values, "dropout", s.setup.model, s.make_opt, s.setup.loss_fn,
                  s.train, val_loader=s.val, num_iter=f.num_iter, start_lr=f.start_lr,
-                 end_lr=f.end_lr, seed=cfg.seed, progress=s.progress)
+                 end_lr=f.end_lr, seed=cfg.seed, progress=s.progress,
+                 step_fn=s.setup.task.step_fn)
     updates = {"model_options.dropout": float(res.best)} if isinstance(res.best, float) else {}
     return s.finish(res, "dropout", argv, updates)
 

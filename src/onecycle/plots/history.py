@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -196,28 +196,48 @@ def _default_title(records: list[dict[str, Any]], iterations: int) -> str:
     return "training history: " + ", ".join(parts)
 
 
-def _epoch_series(h: Any, key: str) -> tuple[list[int], list[float]]:
+def _epoch_series(h: Any, key: str | Callable[[Mapping[str, Any]], Any]
+                  ) -> tuple[list[int], list[float]]:
     xs, ys = [], []
     for i, r in enumerate(h.records):
-        v = r.get(key)
+        v = key(r) if callable(key) else r.get(key)
         if isinstance(v, int | float) and math.isfinite(float(v)):
             xs.append(i + 1)
             ys.append(float(v))
     return xs, ys
 
 
-def plot_comparison(histories: Mapping[str, Any]) -> Any:
-    """Loss (train dashed, validation solid), validation accuracy and the LR per
+def plot_comparison(
+    histories: Mapping[str, Any],
+    *,
+    headline: Callable[[Mapping[str, Any]], float | None] | None = None,
+    name: str = "accuracy",
+    lower_is_better: bool = False,
+    loss_name: str = "cross-entropy",
+) -> Any:
+    """Loss (train dashed, validation solid), the validation headline and the LR per
     iteration for several runs (``{"1cycle": history, "baseline": history}``).
+
+    ``headline(record)`` reads the headline from an epoch record (default: its
+    ``val_accuracy``, shown in %); ``name`` labels it, ``lower_is_better`` says its
+    direction in the panel's title, ``loss_name`` labels the loss axis.
 
     >>> from onecycle.train import History
     >>> h = History(); h.add_iteration(0.1, 0.9, 1.0)
     >>> h.add_record({"epoch": 0, "train_loss": 1.0, "val_loss": 0.9, "val_accuracy": 0.5})
     >>> len(plot_comparison({"a": h}).axes)
     3
+    >>> fig = plot_comparison({"a": h}, headline=lambda r: r["val_loss"] ** 0.5, name="RMSE",
+    ...                       lower_is_better=True, loss_name="MSE")
+    >>> fig.axes[1].get_title(), fig.axes[0].get_ylabel()
+    ('validation RMSE (lower is better)', 'MSE')
     """
     from matplotlib.figure import Figure
 
+    percent = headline is None
+    if headline is None:
+        def headline(record: Mapping[str, Any]) -> float | None:
+            return record.get("val_accuracy")
     colours = ["#2563eb", "#6b7280", "#d97706", "#059669"]
     fig = Figure(figsize=(12.5, 3.8), layout="constrained")
     ax_loss, ax_acc, ax_lr = fig.subplots(1, 3)
@@ -227,22 +247,23 @@ def plot_comparison(histories: Mapping[str, Any]) -> Any:
         ax_loss.plot(x, y, "--", color=c, lw=1.5, marker="o", ms=3, label=f"{label} train")
         x, y = _epoch_series(h, "val_loss")
         ax_loss.plot(x, y, "-", color=c, lw=2, marker="o", ms=4, label=f"{label} val")
-        x, y = _epoch_series(h, "val_accuracy")
-        ax_acc.plot(x, [100 * v for v in y], "-", color=c, lw=2, marker="o", ms=4, label=label)
+        x, y = _epoch_series(h, headline)
+        ax_acc.plot(x, [100 * v for v in y] if percent else y, "-", color=c, lw=2, marker="o",
+                    ms=4, label=label)
         lr = [float(v) for v in h.lr]
         ax_lr.plot(range(1, len(lr) + 1), lr, color=c, lw=1.8, label=label)
     ax_loss.set_title("loss per epoch")
     ax_loss.set_xlabel("epoch")
-    ax_loss.set_ylabel("cross-entropy")
+    ax_loss.set_ylabel(loss_name)
     ax_loss.set_yscale("log")
     from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
 
     ax_loss.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
     ax_loss.yaxis.set_major_formatter(FormatStrFormatter("%g"))
     ax_loss.yaxis.set_minor_formatter(NullFormatter())
-    ax_acc.set_title("validation accuracy")
+    ax_acc.set_title(f"validation {name}" + (" (lower is better)" if lower_is_better else ""))
     ax_acc.set_xlabel("epoch")
-    ax_acc.set_ylabel("%")
+    ax_acc.set_ylabel("%" if percent else name)
     ax_lr.set_title("learning rate per iteration")
     ax_lr.set_xlabel("iteration")
     from matplotlib.ticker import MaxNLocator

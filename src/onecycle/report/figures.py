@@ -18,7 +18,7 @@ from typing import Any
 
 from .._format import fmt_lr
 
-__all__ = ["finder_figure", "run_figures"]
+__all__ = ["comparison_options", "finder_figure", "run_figures"]
 
 
 def finder_figure(res: Any, max_lr: float | None, baseline_lr: float | None, title: str) -> Any:
@@ -36,11 +36,28 @@ def finder_figure(res: Any, max_lr: float | None, baseline_lr: float | None, tit
     return fig
 
 
+def comparison_options(task: Any) -> dict[str, Any]:
+    """:func:`onecycle.plots.history.plot_comparison`'s options for a task: its headline
+    read from each epoch record, its name and direction, the loss's name (none for
+    classification: accuracy in % and cross-entropy are the defaults).
+
+    >>> from onecycle.tasks import TASKS
+    >>> sorted(comparison_options(TASKS["language_model"]))
+    ['headline', 'loss_name', 'lower_is_better', 'name']
+    """
+    if task is None or task.name == "classification":
+        return {}
+    return {"headline": task.of_record, "name": task.label,
+            "lower_is_better": not task.higher_is_better, "loss_name": task.loss_name}
+
+
 def run_figures(curve: Any, max_lr: float, baseline_lr: float | None, weight_decay: float,
                 choice: Any, schedule: Any, style: str,
-                histories: Mapping[str, Any]) -> dict[str, Any]:
+                histories: Mapping[str, Any], *, task: Any = None) -> dict[str, Any]:
     """The report's figures by section key: ``finder`` (when a range test ran),
-    ``weight_decay`` (when the weight decay was searched), ``schedule``, ``comparison``."""
+    ``weight_decay`` (when the weight decay was searched), ``schedule``, ``comparison``
+    (the losses named and the headline plotted as ``task`` has them, a
+    :class:`onecycle.tasks.Task`; None: classification)."""
     from ..plots import plot_schedule
     from ..plots.history import plot_comparison
 
@@ -52,5 +69,5 @@ def run_figures(curve: Any, max_lr: float, baseline_lr: float | None, weight_dec
         figures["weight_decay"] = choice.figure()
     figures["schedule"] = plot_schedule(
         schedule, title=f"1cycle ({style}): max_lr {fmt_lr(max_lr)}, {schedule.total_steps} steps")
-    figures["comparison"] = plot_comparison(histories)
+    figures["comparison"] = plot_comparison(histories, **comparison_options(task))
     return figures

@@ -44,7 +44,7 @@ from typing import Any
 from .._format import DASH, fmt_lr, fmt_num, fmt_pct, fmt_seconds
 from .._format import as_float as _num
 
-__all__ = ["write_report", "render_report", "figure_png"]
+__all__ = ["write_report", "render_report", "figure_png", "task_of"]
 
 _SECTION_FIGURES = ("finder", "weight_decay", "schedule", "comparison")
 
@@ -197,21 +197,44 @@ def _delta(acc1: Any, accb: Any, n_val: Any) -> str:
     return text
 
 
+def task_of(summary: Mapping[str, Any]) -> Any:
+    """The :class:`onecycle.tasks.Task` a summary's ``task`` block names (classification
+    for a summary without one).
+
+    >>> task_of({"task": {"name": "language_model"}}).headline, task_of({}).headline
+    ('bpc', 'accuracy')
+    """
+    from ..tasks import TASKS
+
+    return TASKS.get(str(_get(summary, "task", "name")), TASKS["classification"])
+
+
+def _headline_delta(task: Any, h1: Any, hb: Any, n_val: Any) -> str:
+    """The 1cycle run's lead over the baseline in the headline's units."""
+    if task.headline == "accuracy":
+        return _delta(h1, hb, n_val)
+    if _num(h1) is None or _num(hb) is None:
+        return ""
+    cls = "delta-good" if not task.better(float(hb), float(h1)) else "delta-bad"
+    return (f' · <span class="{cls}">{_e(task.difference(h1, hb))}</span> vs baseline')
+
+
 def _run_cards(summary: Mapping[str, Any]) -> list[str]:
     runs = summary.get("runs") or {}
     one, base = runs.get("1cycle") or {}, runs.get("baseline") or {}
-    acc1, accb = _get(one, "final", "val_accuracy"), _get(base, "final", "val_accuracy")
+    task = task_of(summary)
+    h1, hb = (task.of_record(r.get("final") or {}) for r in (one, base))
     cards = []
     if one:
         detail = (f"val loss {fmt_num(_get(one, 'final', 'val_loss'))} · test "
-                  f"{_e(fmt_pct(_get(one, 'final', 'test_accuracy')))}"
-                  + _delta(acc1, accb, _get(summary, "dataset", "sizes", "val")))
-        cards.append(_stat("1cycle · val accuracy", _e(fmt_pct(acc1)), detail, "primary"))
+                  f"{_e(task.show(task.of_record(one.get('final') or {}, 'test')))}"
+                  + _headline_delta(task, h1, hb, _get(summary, "dataset", "sizes", "val")))
+        cards.append(_stat(f"1cycle · val {task.label}", _e(task.show(h1)), detail, "primary"))
     if base:
         cards.append(_stat(
-            "Baseline · val accuracy", _e(fmt_pct(accb)),
+            f"Baseline · val {task.label}", _e(task.show(hb)),
             f"val loss {fmt_num(_get(base, 'final', 'val_loss'))} · test "
-            f"{_e(fmt_pct(_get(base, 'final', 'test_accuracy')))}<br>"
+            f"{_e(task.show(task.of_record(base.get('final') or {}, 'test')))}<br>"
             f"constant LR {_e(fmt_lr(base.get('lr')))}", "base"))
     return cards
 
@@ -319,13 +342,14 @@ def _wd_tables(wd: Mapping[str, Any]) -> str:
     if confirm:
         sig = _e(str(confirm[0].get("signal", "val_loss")).replace("_", " "))
         n = int(confirm[0].get("epochs") or 1)
+        accuracy = any(r.get("accuracy") is not None for r in confirm)
         crows = [(r.get("weight_decay") == chosen,
                   [fmt_lr(r.get("weight_decay")),
-                   "diverged" if r.get("loss") is None else fmt_num(r.get("loss")),
-                   fmt_pct(r.get("accuracy"))]) for r in confirm]
+                   "diverged" if r.get("loss") is None else fmt_num(r.get("loss"))]
+                  + ([fmt_pct(r.get("accuracy"))] if accuracy else [])) for r in confirm]
         out += (f"<p>Decided by {n} epoch{'s' if n > 1 else ''} of 1cycle per weight decay "
                 "at and below the range tests' bound:</p>"
-                + _table(["weight decay", sig, "accuracy"], crows))
+                + _table(["weight decay", sig] + (["accuracy"] if accuracy else []), crows))
     return out
 
 
@@ -371,40 +395,65 @@ def _comparison_section(summary: Mapping[str, Any], pngs: Mapping[str, bytes]) -
     runs = summary.get("runs") or {}
     if "comparison" not in pngs and not runs:
         return ""
+    task = task_of(summary)
     if "baseline" in runs:
         title = "4. Training: 1cycle vs baseline"
-        caption = ("Training (dashed) and validation (solid) loss, validation accuracy and "
-                   "the LR, 1cycle against the constant-LR baseline.")
+        caption = (f"Training (dashed) and validation (solid) loss, validation {task.label} "
+                   "and the LR, 1cycle against the constant-LR baseline.")
         lead = "Both runs start from the same initial weights and see the same batches."
         if summary.get("baseline_rule"):
             lead += f" Baseline LR rule: {_e(summary['baseline_rule'])}."
     else:
         title = "4. Training"
-        caption = ("Training (dashed) and validation (solid) loss, validation accuracy and "
-                   "the LR of the 1cycle run.")
+        caption = (f"Training (dashed) and validation (solid) loss, validation {task.label} "
+                   "and the LR of the 1cycle run.")
         lead = "No baseline was trained for this run."
+    lead += _task_text(summary, task)
     fig = _figure(pngs, "comparison", caption)
     return (f'<section class="card" id="training"><h2>{title}</h2>'
-            f'<p class="lead">{lead}</p>{fig}{_results_table(runs)}</section>')
+            f'<p class="lead">{lead}</p>{fig}{_results_table(runs, task)}</section>')
 
 
-def _results_table(runs: Mapping[str, Any]) -> str:
+def _task_text(summary: Mapping[str, Any], task: Any) -> str:
+    """The loss, the headline's direction and its chance level, in words (only for a
+    summary that names its task)."""
+    info = summary.get("task")
+    if not isinstance(info, Mapping):
+        return ""
+    better = "higher" if task.higher_is_better else "lower"
+    text = f" Loss: {_e(task.loss_name)}; headline: {_e(task.label)} ({better} is better)"
+    chance = _num(info.get("chance"))
+    if chance is not None:
+        text += (f"; chance level {_e(task.show(chance))} (the best constant prediction on "
+                 "the training split)")
+    return text + "."
+
+
+def _results_table(runs: Mapping[str, Any], task: Any) -> str:
     if not runs:
         return ""
-    cols = [("train loss", "train_loss", fmt_num), ("val loss", "val_loss", fmt_num),
-            ("val accuracy", "val_accuracy", fmt_pct), ("test loss", "test_loss", fmt_num),
-            ("test accuracy", "test_accuracy", fmt_pct)]
-    present = [c for c in cols if any(_get(r, "final", c[1]) is not None for r in runs.values())]
+    h = task.label
+
+    def head_of(split: str) -> Any:
+        return lambda final: task.of_record(final, split)
+
+    cols = [("train loss", lambda f: f.get("train_loss"), fmt_num),
+            ("val loss", lambda f: f.get("val_loss"), fmt_num),
+            (f"val {h}", head_of("val"), task.show),
+            ("test loss", lambda f: f.get("test_loss"), fmt_num),
+            (f"test {h}", head_of("test"), task.show)]
+    finals = {label: r.get("final") or {} for label, r in runs.items()}
+    present = [c for c in cols if any(c[1](f) is not None for f in finals.values())]
     head = "".join(f"<th>{_e(c[0])}</th>" for c in present)
     body = []
     for label, r in runs.items():
-        cells = "".join(f"<td>{_e(fn(_get(r, 'final', key)))}</td>" for _, key, fn in present)
+        cells = "".join(f"<td>{_e(fn(read(finals[label])))}</td>" for _, read, fn in present)
         desc = r.get("description") or ""
-        best = fmt_pct(_get(r, "best", "val_accuracy"))
+        best = task.show(task.of_record(r.get("best") or {}))
         body.append(f"<tr><td><b>{_e(label)}</b><br><small>{_e(desc)}</small></td>{cells}"
                     f"<td>{_e(best)}</td><td>{_e(fmt_seconds(r.get('wall_time')))}</td></tr>")
     return ("<h3>Final numbers</h3><table><thead><tr><th>run</th>" + head +
-            "<th>best val accuracy</th><th>wall time</th></tr></thead><tbody>" +
+            f"<th>best val {_e(h)}</th><th>wall time</th></tr></thead><tbody>" +
             "".join(body) + "</tbody></table>")
 
 
@@ -435,9 +484,10 @@ def _reproduce_section(summary: Mapping[str, Any], config_toml: str, command: st
     if ds:
         sizes = ds.get("sizes") or {}
         size_txt = " / ".join(f"{_e(k)} {_e(v)}" for k, v in sizes.items())
+        n = ds.get("num_classes")
+        outputs = task_of(summary).outputs_text(n) if _num(n) is not None else f"{DASH} classes"
         info.append(("dataset", f"{_e(ds.get('name', DASH))} — {size_txt}, input "
-                     f"{_e(ds.get('input_shape', DASH))}, {_e(ds.get('num_classes', DASH))} "
-                     "classes"))
+                     f"{_e(ds.get('input_shape', DASH))}, {_e(outputs)}"))
     model = summary.get("model") or {}
     if model:
         n = model.get("parameters")

@@ -23,13 +23,13 @@ from typing import Any
 
 from .._format import fmt_lr
 
-__all__ = ["RunFacts", "summarize", "write_run", "SUMMARY_KEYS"]
+__all__ = ["RunFacts", "summarize", "write_run", "headline_numbers", "SUMMARY_KEYS"]
 
 #: the top-level keys of a run's summary
 SUMMARY_KEYS = (
     "name", "created", "versions", "device", "threads", "seed", "dataset", "model", "epochs",
     "batch_size", "steps_per_epoch", "total_steps", "max_lr", "finder", "weight_decay",
-    "schedule", "runs", "baseline_rule", "baseline_momentum", "notes", "command",
+    "schedule", "runs", "baseline_rule", "baseline_momentum", "notes", "command", "task",
 )
 
 
@@ -117,8 +117,38 @@ def _weight_decay_info(facts: RunFacts) -> dict[str, Any]:
     return info
 
 
-def _run_info(run: Any, description: str, epochs: int) -> dict[str, Any]:
-    return {"final": run.final, "best": run.best, "wall_time": run.wall_time, "lr": run.lr,
+def headline_numbers(task: Any, run: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A training's ``final`` and ``best`` numbers with the task's headline added:
+    ``final.val_headline``, ``final.test_headline`` and ``best.val_headline`` for every
+    task, and under the headline's own name where it is not accuracy (``val_bpc``,
+    ``test_rmse``, ...; classification has ``val_accuracy`` already). ``best`` is the
+    best epoch by the headline's direction.
+
+    >>> from onecycle.search import TrainedRun
+    >>> from onecycle.tasks import TASKS
+    >>> from onecycle.train import History
+    >>> h = History(); h.add_record({"epoch": 0, "val_loss": 0.36})
+    >>> final, best = headline_numbers(TASKS["regression"], TrainedRun("1cycle", h, 0.1, 1.0, {}))
+    >>> round(final["val_rmse"], 3), round(best["val_headline"], 3)
+    (0.6, 0.6)
+    """
+    final, best = dict(run.final), dict(run.best)
+    values = [v for v in (task.of_record(r) for r in run.history.records) if v is not None]
+    top = None if not values else max(values) if task.higher_is_better else min(values)
+    heads = {"val": task.of_record(final, "val"), "test": task.of_record(final, "test")}
+    for split, value in heads.items():
+        final[f"{split}_headline"] = value
+        if task.headline != "accuracy":
+            final[f"{split}_{task.headline}"] = value
+    best["val_headline"] = top
+    if task.headline != "accuracy":
+        best[f"val_{task.headline}"] = top
+    return final, best
+
+
+def _run_info(run: Any, description: str, epochs: int, task: Any) -> dict[str, Any]:
+    final, best = headline_numbers(task, run)
+    return {"final": final, "best": best, "wall_time": run.wall_time, "lr": run.lr,
             "description": description, "epochs": epochs}
 
 
@@ -151,11 +181,17 @@ def _recovery_note(facts: RunFacts) -> str | None:
 
 
 def _small_split_note(facts: RunFacts) -> str | None:
-    n = facts.val_size
+    n, task = facts.val_size, facts.setup.task
     if facts.baseline is None or not 0 < n <= 2000:
         return None
-    return (f"The validation split has {n} samples: one sample is {100 / n:.2g} points of "
-            "accuracy, so differences of a few samples between the runs are within chance.")
+    if task.name == "classification":
+        return (f"The validation split has {n} samples: one sample is {100 / n:.2g} points of "
+                "accuracy, so differences of a few samples between the runs are within chance.")
+    if task.name == "regression":
+        return (f"The validation split has {n} samples, so its {task.label} is a noisy "
+                f"estimate: a small difference between the runs may be chance; the test "
+                f"{task.label} is a second opinion.")
+    return None  # a language model's split counts every character it predicts
 
 
 def _notes(facts: RunFacts) -> list[str]:
@@ -172,12 +208,13 @@ def summarize(facts: RunFacts) -> dict[str, Any]:
 
     cfg, s, plan = facts.config, facts.setup, facts.plan
     sched = facts.schedule()
+    task = s.task
     runs = {"1cycle": _run_info(facts.cycle, f"1cycle, max_lr {fmt_lr(plan.max_lr)}, "
-                                f"{cfg.schedule.style} style", plan.epochs)}
+                                f"{cfg.schedule.style} style", plan.epochs, task)}
     notes = list(facts.notes) + _notes(facts)
     if facts.baseline is not None:
         runs["baseline"] = _run_info(facts.baseline, f"constant LR {fmt_lr(facts.baseline.lr)}",
-                                     cfg.epochs)
+                                     cfg.epochs, task)
     dataset = s.bundle.describe()
     dataset.pop("classes", None)
     return {
@@ -193,7 +230,7 @@ def summarize(facts: RunFacts) -> dict[str, Any]:
         "runs": runs,
         "baseline_rule": facts.baseline_rule if facts.baseline is not None else None,
         "baseline_momentum": cfg.optimizer.momentum if facts.baseline is not None else None,
-        "notes": notes, "command": facts.command,
+        "notes": notes, "command": facts.command, "task": task.describe(),
     }
 
 
@@ -228,7 +265,7 @@ def write_run(out: Path, facts: RunFacts) -> tuple[Path, dict[str, Any], list[st
         histories["baseline"] = base.history
     figures = run_figures(facts.curve, facts.plan.max_lr, base.lr if base is not None else None,
                           facts.weight_decay, facts.choice, facts.schedule(),
-                          facts.config.schedule.style, histories)
+                          facts.config.schedule.style, histories, task=facts.setup.task)
     files = _write_artifacts(out, facts)
     summary["files"] = files
     summary["total_wall_time"] = time.perf_counter() - facts.started
