@@ -144,11 +144,19 @@ def test_find_lr_and_fit_on_text(tmp_path: Path, capsys: pytest.CaptureFixture[s
 
 
 @needs_fortunes
-def test_search_wd_on_text(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(["search", "wd", "--dataset", f"text:{FORTUNE_FILE}", "--num-iter", "20",
-                 "--grid", "0.1", "0", "--out", str(tmp_path / "wd")])
-    assert code == 0
+def test_searches_on_text(tmp_path: Path) -> None:
+    data = ["--dataset", f"text:{FORTUNE_FILE}", "--quiet"]
+    assert main(["search", "wd", *data, "--num-iter", "20", "--grid", "0.1", "0",
+                 "--out", str(tmp_path / "wd")]) == 0
     assert json.loads((tmp_path / "wd" / "weight_decay.json").read_text())["chosen"] in (0.1, 0.0)
+    assert main(["search", "momentum", *data, "--pairs", "0.95:0.85", "0.9:0.9", "--max-lr",
+                 "0.003", "--epochs", "1", "--out", str(tmp_path / "m")]) == 0
+    rows = json.loads((tmp_path / "m" / "momentum.json").read_text())["rows"]
+    assert len(rows) == 2 and all(r["val_loss"] > 0 for r in rows)
+    # token ids in, the next characters' loss: the memory of a real training step
+    assert main(["search", "batch-size", *data, "--grid", "4", "8",
+                 "--out", str(tmp_path / "bs")]) == 0
+    assert json.loads((tmp_path / "bs" / "batch_size.json").read_text())["train_batch_size"] == 8
 
 
 def _text_problem(workers: int = 1) -> Any:

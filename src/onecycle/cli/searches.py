@@ -187,6 +187,21 @@ def _search_dropout(args: argparse.Namespace, cfg: RunConfig, argv: Sequence[str
     return s.finish(res, "dropout", argv, updates)
 
 
+def _next_token_loss(outputs: Any, labels: Any) -> Any:
+    """Cross-entropy of a language model's ``.logits`` against ``labels`` (the model's
+    own loss, for a search that calls ``model(input_ids)`` and ``loss_fn(out, labels)``).
+
+    >>> import torch, types
+    >>> out = types.SimpleNamespace(logits=torch.zeros(1, 3, 4))
+    >>> round(float(_next_token_loss(out, torch.zeros(1, 3).long())), 4)
+    1.3863
+    """
+    import torch.nn.functional as F
+
+    logits = getattr(outputs, "logits", outputs)
+    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1))
+
+
 def _search_batch_size(args: argparse.Namespace, cfg: RunConfig, argv: Sequence[str]) -> int:
     fn = _search_function("batch_size_search", "batch-size")
     cands = None
@@ -199,10 +214,13 @@ def _search_batch_size(args: argparse.Namespace, cfg: RunConfig, argv: Sequence[
     kw: dict[str, Any] = {}
     if cfg.schedule.max_lr is not None:
         kw = {"base_lr": cfg.schedule.max_lr, "base_batch_size": cfg.batch_size}
+    sample, loss_fn = s.setup.bundle.input_shape, s.setup.loss_fn
+    if s.setup.task.name == "language_model":  # token ids in, the next characters' loss
+        batch = next(iter(s.train))
+        sample, loss_fn = (batch["input_ids"][:1], batch["labels"][:1]), _next_token_loss
     with s.threads:
-        res = fn(s.setup.model, s.setup.bundle.input_shape, loss_fn=s.setup.loss_fn,
-                 device=s.setup.device, candidates=cands, seed=cfg.seed, progress=s.progress,
-                 **kw)
+        res = fn(s.setup.model, sample, loss_fn=loss_fn, device=s.setup.device,
+                 candidates=cands, seed=cfg.seed, progress=s.progress, **kw)
     updates: dict[str, Any] = {"batch_size": int(res.best)}
     if getattr(res, "lr", None) is not None:
         updates["schedule.max_lr"] = float(res.lr)
