@@ -4,7 +4,7 @@ A range test takes ``N`` optimizer steps (its ``num_iter``) with the LR growing
 exponentially; a 1cycle climbs to its peak over ``W`` steps (its warm-up: ``pct_start``
 of the cycle's ``total_steps``). Where the two differ a lot, the LR the sweep tolerated
 need not be the LR the cycle tolerates. The rule, measured on the benchmark suite's
-design settings and judged on settings and seeds held out (docs/finder.md, "The budget"):
+design settings and judged on settings and seeds held out (docs/finder.md, "The training budget"):
 
 * **SGD-like optimizers** (a ``momentum`` key): ``auto``'s pick, whatever the budget. On
   every SGD setting of the suite the best max_lr of the grid was the same for the short

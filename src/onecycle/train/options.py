@@ -10,10 +10,9 @@ Example:
     >>> opts = TrainerOptions(grad_clip=0.1, accumulation_steps=2, seed=0)
     >>> opts.numerics().accumulation_steps, opts.replace(seed=1).seed
     (2, 1)
-    >>> TrainerOptions(grad_clip="a")
-    Traceback (most recent call last):
-    ...
-    TypeError: grad_clip must be a real number, got 'a' (str)
+
+A bad value is refused when the options are made, e.g. ``TrainerOptions(grad_clip="a")``
+is a ``TypeError`` naming ``grad_clip`` (the messages are :mod:`onecycle._validate`'s).
 """
 
 from __future__ import annotations
