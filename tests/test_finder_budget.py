@@ -100,3 +100,21 @@ def test_fit_one_cycle_passes_its_own_budget(monkeypatch: pytest.MonkeyPatch) ->
     want = choose_max_lr(curve("adam"), total_steps=steps, style="fastai").lr
     assert hist.meta["lr_find"]["lr"] == pytest.approx(want)
     assert want != pytest.approx(curve("adam").suggest("auto").lr)
+
+
+def test_the_recipe_steps_read_the_curve_for_their_cycle() -> None:
+    from onecycle.config import RunConfig
+    from onecycle.pipeline import finder_options
+    from onecycle.search import Problem, SearchOptions, range_test
+
+    torch.manual_seed(0)
+    data = [(torch.randn(16, 4), torch.randint(0, 2, (16,))) for _ in range(6)]
+    problem = Problem(torch.nn.Linear(4, 2), lambda m: torch.optim.AdamW(m.parameters()),
+                      torch.nn.functional.cross_entropy, data)
+    o = SearchOptions(num_iter=30, start_lr=1e-5, end_lr=1.0, budget=600)
+    test = range_test(problem, o)
+    assert test.curve.config["family"] == "adam"
+    assert test.max_lr == pytest.approx(choose_max_lr(test.curve, total_steps=600).lr)
+    assert "Adam-like" in test.suggestion.reason
+    cfg = RunConfig.from_dict({"epochs": 4, "schedule": {"style": "fastai"}})
+    assert (finder_options(cfg, 21).budget, finder_options(cfg, 21).budget_style) == (84, "fastai")

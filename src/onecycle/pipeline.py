@@ -143,17 +143,21 @@ def schedule_options(cfg: RunConfig) -> dict[str, Any]:
     return opts
 
 
-def finder_options(cfg: RunConfig) -> Any:
-    """The range-test settings of ``cfg.finder`` as :class:`onecycle.search.SearchOptions`.
+def finder_options(cfg: RunConfig, steps_per_epoch: int | None = None) -> Any:
+    """The range-test settings of ``cfg.finder`` as :class:`onecycle.search.SearchOptions`;
+    with ``steps_per_epoch``, picks are read for the configured cycle (``cfg.epochs`` of
+    them, in ``cfg.schedule.style``: :func:`onecycle.finder.choose_max_lr`'s budget).
 
-    >>> finder_options(RunConfig()).num_iter
-    100
+    >>> finder_options(RunConfig()).num_iter, finder_options(RunConfig(), 21).budget
+    (100, 168)
     """
     from .search import SearchOptions
 
     f = cfg.finder
+    budget = None if steps_per_epoch is None else cfg.epochs * steps_per_epoch
     return SearchOptions(num_iter=f.num_iter, start_lr=f.start_lr, end_lr=f.end_lr,
-                         method=f.method, lr_find_kw={"mode": f.mode})
+                         method=f.method, lr_find_kw={"mode": f.mode}, budget=budget,
+                         budget_style=cfg.schedule.style)
 
 
 @dataclass
@@ -427,6 +431,11 @@ def _train(run_: _Run, kind: str, plan: Any, lr: float | None = None) -> Any:
 # the steps as the run tells them
 
 
+def _steps(run_: _Run) -> int:
+    """Optimizer steps of an epoch of the run's training data."""
+    return len(run_.setup.loaders[0])
+
+
 def _range_test(run_: _Run) -> Any:
     from .search import RangeTest, range_test
 
@@ -438,7 +447,8 @@ def _range_test(run_: _Run) -> Any:
     say(f"[1/5] LR range test: {fmt_lr(f.start_lr)} -> {fmt_lr(f.end_lr)} over {f.num_iter} "
         f"iterations (weight decay {fmt_lr(wd)})")
     first = run_.store.step(
-        "range_test", lambda: range_test(run_.problem, finder_options(cfg), weight_decay=wd),
+        "range_test", lambda: range_test(run_.problem, finder_options(cfg, _steps(run_)),
+                                         weight_decay=wd),
         RangeTest.state, RangeTest.from_state)
     done = " (finished before: read from steps/)" if run_.reused("range_test") else ""
     say(f"      first pick: max_lr {fmt_lr(first.max_lr)}{done}" if first.max_lr is not None
@@ -461,7 +471,8 @@ def _weight_decay(run_: _Run, first: Any) -> Any:
     grid = sorted(set(cfg.weight_decay.grid), reverse=True)
     epochs = default_confirm_epochs(cfg.epochs) if cfg.weight_decay.confirm else None
     around = cfg.schedule.max_lr if first is None or first.max_lr is None else first.max_lr
-    window = early_window(around, finder_options(cfg)) if around is not None else None
+    window = (early_window(around, finder_options(cfg, _steps(run_))) if around is not None
+              else None)
     say(f"[2/5] weight decay: range tests at {', '.join(fmt_lr(v) for v in grid)}"
         + (f", LR {fmt_lr(window.start_lr)} -> {fmt_lr(window.end_lr)}" if window else "")
         + (f", then {epochs}-epoch 1cycle runs at and below their bound" if epochs else ""))
@@ -470,7 +481,7 @@ def _weight_decay(run_: _Run, first: Any) -> Any:
         return weight_decay_step(run_.problem, grid, first=first if window is None else None,
                                  max_lr=around, confirm_epochs=epochs,
                                  schedule=schedule_options(cfg), validate_sweeps=False,
-                                 options=window or finder_options(cfg))
+                                 options=window or finder_options(cfg, _steps(run_)))
 
     choice = run_.store.step("weight_decay", compute, WeightDecayChoice.to_dict,
                              WeightDecayChoice.from_dict)

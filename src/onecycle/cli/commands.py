@@ -97,7 +97,9 @@ def cmd_find_lr(args: argparse.Namespace, argv: Sequence[str]) -> int:
         say(f"LR range test: {setup.model_name} on {setup.bundle.name}, {fmt_lr(f.start_lr)} -> "
             f"{fmt_lr(f.end_lr)} over {f.num_iter} iterations, weight decay "
             f"{fmt_lr(cfg.weight_decay.value)}")
-        test = range_test(setup.problem(), finder_options(cfg), weight_decay=cfg.weight_decay.value)
+        problem = setup.problem()
+        test = range_test(problem, finder_options(cfg, len(problem.train_loader)),
+                          weight_decay=cfg.weight_decay.value)
     res, sug = test.curve, test.suggestion
     others = {m: res.suggest(m) for m in _METHODS if m != f.method}
     save_figure(res.plot(suggestions=(f.method,)), out / "finder.png")
@@ -129,7 +131,8 @@ def _fit_max_lr(cfg: Any, problem: Any, store: Any, out: Path, say: Any) -> floa
         return float(cfg.schedule.max_lr)
     say(f"LR range test ({cfg.finder.num_iter} iterations) ...")
     test = store.step("range_test", lambda: range_test(
-        problem, finder_options(cfg), weight_decay=cfg.weight_decay.value),
+        problem, finder_options(cfg, len(problem.train_loader)),
+        weight_decay=cfg.weight_decay.value),
         RangeTest.state, RangeTest.from_state)
     if test.max_lr is None:
         raise ValueError(f"the LR range test found no usable learning rate "

@@ -21,7 +21,6 @@ Example:
 from __future__ import annotations
 
 import copy
-import inspect
 import time
 import warnings
 from dataclasses import dataclass
@@ -43,9 +42,8 @@ MAX_CURVE_POINTS = 500
 
 
 def budget_choice(result: Any, total_steps: int) -> Any:
-    """:func:`onecycle.finder.choose_max_lr` for a cycle of ``total_steps`` steps: the
-    budget is passed on as soon as the rule takes one (docs/finder.md), so ``ours`` is
-    budget-aware exactly when the library's rule is.
+    """:func:`onecycle.finder.choose_max_lr` for a cycle of ``total_steps`` steps (the
+    budget-aware pick: docs/finder.md, "The training budget").
 
     >>> import numpy as np
     >>> from onecycle.finder import LRFinderResult
@@ -55,9 +53,7 @@ def budget_choice(result: Any, total_steps: int) -> Any:
     """
     from ..finder import choose_max_lr
 
-    if "total_steps" in inspect.signature(choose_max_lr).parameters:
-        return choose_max_lr(result, total_steps=total_steps)
-    return choose_max_lr(result)
+    return choose_max_lr(result, total_steps=total_steps)
 
 
 class LRRecorder(Callback):

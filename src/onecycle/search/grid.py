@@ -98,16 +98,16 @@ def run_finder_grid(
 
 
 def find_max_lr(
-    ctx: TrialContext, options: dict[str, Any], setters: list[tuple[str, Setter, Any]] | None = None,
-    method: str = "auto",
+    ctx: TrialContext, options: SearchOptions,
+    setters: list[tuple[str, Setter, Any]] | None = None, total_steps: int | None = None,
 ) -> tuple[float, dict[str, Any]]:
-    """One range test (with ``setters`` applied) and its max LR, for short runs (the
-    ``minimum`` suggestion when ``method`` gives none)."""
-    from ..finder import choose_max_lr
-
-    out = run_trials(ctx, [Trial("finder", "max_lr", None, setters or [], dict(options))])[0]
+    """One range test (with ``setters`` applied) and its max LR for short runs of
+    ``total_steps`` optimizer steps (the ``minimum`` suggestion when the method gives
+    none)."""
+    out = run_trials(ctx, [Trial("finder", "max_lr", None, setters or [],
+                                 dict(options.finder_options(False)))])[0]
     res = out["curve"]
-    pick = choose_max_lr(res, method=method, fallback=("minimum",))
+    pick = options.pick(res, fallback=("minimum",), total_steps=total_steps)
     info = {"lr": pick.lr, "low": pick.low, "high": pick.high, "method": pick.method,
             "confidence": pick.confidence, "reason": pick.reason, "curve": res.to_dict()}
     return pick.lr, info
@@ -139,8 +139,11 @@ def short_cycle_options(
     cycle_options(epochs, 1.0, o.schedule)  # validate before any range test
     max_lr = o.max_lr
     if max_lr is None:
-        max_lr, extra["lr_find"] = find_max_lr(ctx, o.finder_options(False), list(setters),
-                                               o.method)
+        try:
+            steps = epochs * max(len(ctx.train_loader), 1)
+        except TypeError:
+            steps = None
+        max_lr, extra["lr_find"] = find_max_lr(ctx, o, list(setters), steps)
     return cycle_options(epochs, max_lr, o.schedule), extra
 
 

@@ -17,7 +17,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -58,6 +58,9 @@ class SearchOptions:
         num_iter, start_lr, end_lr: the sweep (``start_lr < end_lr``, ``num_iter >= 2``).
         lr_find_kw: more :func:`onecycle.finder.lr_find` keywords.
         method: the suggestion method that reads a peak LR from a curve.
+        budget, budget_style: the optimizer steps and the style of the cycle a peak LR
+            is read for (:func:`onecycle.finder.choose_max_lr`'s ``total_steps`` and
+            ``style``); None: the budget-free pick. Short runs read their own length.
     The curve rule (:func:`onecycle.search.rules.select_by_curves`):
         prefer: ``"auto"`` (``"largest"`` for regularisers, else ``"lowest_loss"``),
             ``"largest"``, ``"smallest"`` or ``"lowest_loss"``.
@@ -103,6 +106,8 @@ class SearchOptions:
     workers: int = 1
     progress: Any = None
     step_fn: Any = None
+    budget: int | None = None
+    budget_style: str = "smith"
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -124,6 +129,9 @@ class SearchOptions:
         set_(self, "lr_slack", nonnegative("lr_slack", self.lr_slack))
         if self.epochs is not None:
             set_(self, "epochs", integer("epochs", self.epochs, least=1))
+        if self.budget is not None:
+            set_(self, "budget", integer("budget", self.budget, least=1))
+        choice("budget_style", self.budget_style, ("smith", "fastai", "torch"))
         if self.max_lr is not None:
             set_(self, "max_lr", positive("max_lr", self.max_lr))
         if self.grad_clip is not None:
@@ -134,6 +142,24 @@ class SearchOptions:
         set_(self, "workers", integer("workers", self.workers, least=1))
         if self.step_fn is not None:
             function("step_fn", self.step_fn, "step_fn(model, batch) -> loss")
+
+    def pick(self, curve: Any, *, fallback: Sequence[str] = (),
+             total_steps: int | None = None) -> Any:
+        """The peak LR of ``curve`` for the cycle these options are for: one call of
+        :func:`onecycle.finder.choose_max_lr` with ``method``, ``fallback`` and the
+        budget (``total_steps``, default ``budget``). Raises ``NoUsableLR``.
+
+        >>> import numpy as np
+        >>> from onecycle.finder import LRFinderResult
+        >>> lrs = np.geomspace(1e-5, 1, 60); losses = (np.log10(lrs) + 2) ** 2
+        >>> round(SearchOptions(method="minimum").pick(LRFinderResult(lrs, losses, losses)).lr, 6)
+        0.001
+        """
+        from ..finder import choose_max_lr
+
+        steps = self.budget if total_steps is None else total_steps
+        return choose_max_lr(curve, method=self.method, fallback=tuple(fallback),
+                             total_steps=steps, style=self.budget_style)
 
     @classmethod
     def field_names(cls) -> tuple[str, ...]:

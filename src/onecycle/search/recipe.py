@@ -302,8 +302,13 @@ def _batch_stage(base: nn.Module, train: Any, loss_fn: Any, budget_epochs: int,
     return res.train_batch_size, res.eval_batch_size, ev
 
 
-def _lr_stage(problem: Problem, batch_size: int) -> tuple[RangeTest, dict[str, Any]]:
-    first = range_test(problem, _SWEEP, fallback=("minimum",))
+def _lr_stage(problem: Problem, batch_size: int, budget_epochs: int,
+              style: str) -> tuple[RangeTest, dict[str, Any]]:
+    import dataclasses
+
+    budget = budget_epochs * max(len(problem.train_loader), 1)
+    sweep = dataclasses.replace(_SWEEP, budget=budget, budget_style=style)
+    first = range_test(problem, sweep, fallback=("minimum",))
     if first.max_lr is None:
         raise ValueError(
             f"the LR range test found no usable learning rate ({first.suggestion.reason}); "
@@ -409,7 +414,7 @@ def recipe(
         problem = Problem(base, make_optimizer, loss_fn, tl, vl, seed=seed,
                     metrics=auto_metrics(o.metrics, train[1]), workers=o.workers,
                     progress=o.progress)
-        first, evidence["max_lr"] = _lr_stage(problem, batch_size)
+        first, evidence["max_lr"] = _lr_stage(problem, batch_size, budget_epochs, o.style)
         max_lr = float(first.max_lr)  # type: ignore[arg-type]
         bar.update(1, stage="LR range test")
         wd: float | None = None

@@ -165,7 +165,7 @@ def range_test(problem: Problem, options: SearchOptions | None = None, *,
     >>> len(range_test(problem, SearchOptions(num_iter=20)).curve.lrs) <= 20
     True
     """
-    from ..finder import NoUsableLR, choose_max_lr
+    from ..finder import NoUsableLR
     from .setters import set_weight_decay
     from .trials import Trial, TrialContext, guarded, run_trials
 
@@ -180,7 +180,7 @@ def range_test(problem: Problem, options: SearchOptions | None = None, *,
         curve = run_trials(ctx, [Trial("finder", "max_lr", None, setters, lr_kw)],
                            progress=o.progress, desc="LR range test")[0]["curve"]
     try:
-        pick = choose_max_lr(curve, method=o.method, fallback=tuple(fallback))
+        pick = o.pick(curve, fallback=fallback)
         sug, max_lr = pick.suggestion, pick.lr
     except NoUsableLR as err:
         sug, max_lr = err.suggestion or curve.suggest(o.method), None

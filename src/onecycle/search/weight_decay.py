@@ -415,7 +415,7 @@ def choose_weight_decay(
     >>> # choice = choose_weight_decay(make_model, make_opt, F.cross_entropy, train, val)
     >>> # choice.value, choice.bound, choice.reason
     """
-    from ..finder import NoUsableLR, choose_max_lr
+    from ..finder import NoUsableLR
 
     refine, known = settings.pop("refine", 0), settings.pop("known", None)
     o = SearchOptions.take(settings, options, "choose_weight_decay", SearchOptions.field_names())
@@ -431,8 +431,8 @@ def choose_weight_decay(
     cands = confirm_candidates(search.values, search.best)
     max_lr = o.max_lr
     if max_lr is None:
-        max_lr = choose_max_lr(search.curve(search.best), method=o.method,
-                               fallback=("minimum",)).lr
+        max_lr = o.pick(search.curve(search.best), fallback=("minimum",),
+                        total_steps=_short_steps(train_loader, confirm_epochs)).lr
     if confirm_epochs is not None and len(cands) > 1 and max_lr is not None:
         confirm = grid_search("weight_decay", cands, None, base, make_optimizer, loss_fn,
                               train_loader, val_loader=val_loader, mode="short_cycle",
@@ -440,7 +440,7 @@ def choose_weight_decay(
         value = float(confirm.best)
         reason = _confirmation_text(search.best, cands, confirm_epochs, max_lr, confirm)
     try:  # the peak LR where the chosen weight decay's curve puts it
-        pick = choose_max_lr(search.curve(value), method=o.method)
+        pick = o.pick(search.curve(value))
     except NoUsableLR:
         pick = None
     rule = search.rule
@@ -452,3 +452,13 @@ def choose_weight_decay(
                              suggestion=None if pick is None else pick.suggestion, reason=reason,
                              rule=rule, candidates=cands if confirm is not None else [],
                              wall_time=time.perf_counter() - t0)
+
+
+def _short_steps(train_loader: Any, epochs: int | None) -> int | None:
+    """Optimizer steps of the short runs (None without them or without a ``len``)."""
+    if epochs is None:
+        return None
+    try:
+        return epochs * max(len(train_loader), 1)
+    except TypeError:
+        return None
