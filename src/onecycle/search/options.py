@@ -151,7 +151,7 @@ class SearchOptions:
 
         >>> import numpy as np
         >>> from onecycle.finder import LRFinderResult
-        >>> lrs = np.geomspace(1e-5, 1, 60); losses = (np.log10(lrs) + 2) ** 2
+        >>> lrs = np.geomspace(1e-5, 1, 61); losses = (np.log10(lrs) + 2) ** 2
         >>> round(SearchOptions(method="minimum").pick(LRFinderResult(lrs, losses, losses)).lr, 6)
         0.001
         """
