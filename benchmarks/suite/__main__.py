@@ -18,6 +18,7 @@ BENCHMARKS = {
     "superconvergence": "benchmarks.suite.superconvergence",
     "overhead": "benchmarks.suite.overhead",
     "distributed": "benchmarks.suite.distributed",
+    "main_job": "benchmarks.suite.main_job",
 }
 
 
