@@ -55,3 +55,29 @@ def test_quiet_prints_nothing(tiny: Path, tmp_path: Path,
     assert main(["run", "--config", str(tiny), "--out", str(tmp_path / "o"), "-q"]) == 0
     captured = capsys.readouterr()
     assert captured.out == "" and captured.err == ""
+
+
+def test_a_fits_progress_line_shows_the_step_it_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A line printed now and then carries that step's loss and LR, not those of the last
+    tenth step (the final line of a 16-step fit showed step 10's values)."""
+    import io
+
+    import torch
+
+    from onecycle import Trainer
+    from onecycle.train.callbacks import ProgressBar
+
+    monkeypatch.setitem(Progress.__init__.__kwdefaults__, "quiet_s", 0.0)
+    torch.manual_seed(0)
+    x = torch.randn(64, 3)
+    y = x @ torch.tensor([[1.0], [-2.0], [0.5]])
+    model = torch.nn.Linear(3, 1)
+    out = io.StringIO()
+    trainer = Trainer(model, torch.nn.functional.mse_loss,
+                      torch.optim.SGD(model.parameters(), lr=0.1), [(x[i:i + 4], y[i:i + 4])
+                                                                     for i in range(0, 64, 4)],
+                      callbacks=[ProgressBar(progress="lines", file=out)], progress=False)
+    history = trainer.fit_one_cycle(1, max_lr=0.01)
+    last = [ln for ln in out.getvalue().splitlines() if ln.startswith("fit_one_cycle: 16/16")]
+    assert last, out.getvalue()
+    assert f"lr {history.lr[-1]:.4g}" in last[-1]

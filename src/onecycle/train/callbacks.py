@@ -187,7 +187,9 @@ class ProgressBar(Callback):
         report = self._report
         if report is None:
             return
-        if step % self.refresh_every == 0:
+        # a bar redraws its postfix, so it is refreshed every few steps; a line is only
+        # printed now and then, and must show the step it names
+        if report.mode != "bar" or step % self.refresh_every == 0 or report.done + 1 >= report.total:
             report.update(1, loss=loss, lr=trainer.fit_history.lr[-1])
         else:
             report.update(1)
