@@ -62,6 +62,8 @@ def picks(s: Setting, rt: dict[str, Any], total_steps: int) -> dict[str, float |
     from onecycle.finder import LRFinderResult
 
     res = LRFinderResult.from_dict(rt["result"])
+    if "family" not in res.config:  # a curve cached before lr_find recorded it
+        res.config["family"] = "adam" if s.optimizer in ("adam", "adamw") else "sgd"
     out: dict[str, float | None] = {}
     for m in METHODS:
         if m == "torch-lr-finder":
@@ -183,7 +185,7 @@ def _stats(rows: list[dict[str, Any]], method: str) -> dict[str, Any]:
     if not mine:
         return {"n": 0}
     fails = sum(r["fail"] for r in mine)
-    regrets = [min(r["norm_regret"], 10.0) for r in mine]  # a no-pick or collapse counts 10
+    regrets = [min(float(r["norm_regret"]), 10.0) for r in mine]  # a no-pick or collapse counts 10
     return {"n": len(mine), "fails": fails, "norm_regret": sum(regrets) / len(regrets),
             "collapses": sum(r["collapse"] for r in mine)}
 
@@ -231,7 +233,7 @@ def summarize(data: dict[str, Any]) -> tuple[list[core.Row], str]:
                             str(coll), "met" if coll == 0 else "missed", sec))
     head = [r for r in rows if r["setting"] == "lenet-mnist" and r["method"] == ours]
     if head:
-        reg = sum(r["regret"] for r in head) / len(head)
+        reg = sum(float(r["regret"]) for r in head) / len(head)
         f = sum(r["fail"] for r in head)
         out.append(core.Row("regret on lenet-mnist (points), failures", "≤ 0.2, 0",
                             f"{reg:.2f}, {f}/{len(head)}",
@@ -250,7 +252,7 @@ def _per_setting(rows: list[dict[str, Any]], methods: list[str]) -> str:
         cells = [st, b, f"{first['best_lr']:.3g}", f"{first['best_mean']:.3g} {first['unit']}"]
         for m in methods:
             mine = [r for r in rs if r["method"] == m]
-            vals = [r["regret"] for r in mine if math.isfinite(r["regret"])]
+            vals = [float(r["regret"]) for r in mine if math.isfinite(float(r["regret"]))]
             fails = sum(r["fail"] for r in mine)
             cells.append(f"{(sum(vals) / len(vals)) if vals else math.nan:.2f} ({fails}/{len(mine)})")
         body.append(cells)
