@@ -180,3 +180,13 @@ def test_a_recovered_spike_is_a_note_that_agrees_with_the_confidence() -> None:
     facts.curve = LRFinderResult(lrs, np.r_[down, np.geomspace(3, 3e6, 20)],
                                  np.r_[down, np.geomspace(3, 3e6, 20)])
     assert _recovery_note(facts) is None  # type: ignore[arg-type]
+
+
+def test_the_range_test_plot_names_the_weight_decay_it_ran_at(run: dict[str, Any]) -> None:
+    """The first range test runs at weight_decay.value; its plot said the chosen value."""
+    s = run["summary"]
+    ran_at = s["finder"]["weight_decay"]
+    assert ran_at != s["weight_decay"]["chosen"], "the case no longer separates the two"
+    titles = [t for ts in run["titles"].values() for t in ts if t.startswith("LR range test")]
+    assert titles == [f"LR range test (weight decay {fmt_lr(ran_at)})"]
+    assert f"range test at weight decay {fmt_lr(ran_at)}" in s["max_lr"]["how"]

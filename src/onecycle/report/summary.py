@@ -64,6 +64,15 @@ class RunFacts:
         """Optimizer steps per epoch of the training loader."""
         return len(self.setup.loaders[0])
 
+    @property
+    def curve_weight_decay(self) -> float:
+        """The weight decay the shown range test ran at: the first test's, or the chosen
+        value's when the curve is the weight-decay search's."""
+        if self.first is not None and self.curve is self.first.curve:
+            wd = self.first.weight_decay
+            return self.weight_decay if wd is None else wd
+        return self.weight_decay
+
     def schedule(self) -> Any:
         """The :class:`~onecycle.schedule.OneCycleSchedule` the 1cycle run followed."""
         from ..schedule import OneCycleSchedule
@@ -264,7 +273,7 @@ def write_run(out: Path, facts: RunFacts) -> tuple[Path, dict[str, Any], list[st
     if base is not None:
         histories["baseline"] = base.history
     figures = run_figures(facts.curve, facts.plan.max_lr, base.lr if base is not None else None,
-                          facts.weight_decay, facts.choice, facts.schedule(),
+                          facts.curve_weight_decay, facts.choice, facts.schedule(),
                           facts.config.schedule.style, histories, task=facts.setup.task)
     files = _write_artifacts(out, facts)
     summary["files"] = files
