@@ -57,6 +57,8 @@ def test_quiet_prints_nothing(tiny: Path, tmp_path: Path,
     assert captured.out == "" and captured.err == ""
 
 
+@pytest.mark.regression(reason="was a bug: a fit's progress line showed the loss and LR "
+                                "of the last tenth step, not of the step it named")
 def test_a_fits_progress_line_shows_the_step_it_names(monkeypatch: pytest.MonkeyPatch) -> None:
     """A line printed now and then carries that step's loss and LR, not those of the last
     tenth step (the final line of a 16-step fit showed step 10's values)."""
