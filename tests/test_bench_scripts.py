@@ -11,6 +11,8 @@ import pytest
 from onecycle.data import load
 
 
+# random pixels at the paper's peak LR of 3 may blow up; the divergence guard says so
+@pytest.mark.filterwarnings("ignore:smoothed loss")
 def test_cifar_resnet56_quick_runs_both_schedules(tmp_path: Path) -> None:
     from benchmarks import cifar_resnet56
 
