@@ -14,25 +14,11 @@ from pathlib import Path
 import pytest
 import tomllib
 
+from _tiny import tiny_toml
 from onecycle.cli import SEARCHES, build_parser, main
 from onecycle.config import ConfigError, RunConfig, load_config, to_toml
 
-# A tiny but complete run: MLP on digits, 20-iteration range tests, two weight decays.
-TINY = """
-model = "mlp"
-epochs = 1
-batch_size = 128
-quiet = true
-
-[finder]
-num_iter = 20
-start_lr = 1e-4
-end_lr = 10.0
-
-[weight_decay]
-grid = [1e-3, 0.0]
-value = 1e-3
-"""
+TINY = tiny_toml(weight_decay="grid = [1e-3, 0.0]\nvalue = 1e-3")
 
 
 @pytest.fixture

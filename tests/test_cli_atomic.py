@@ -6,27 +6,15 @@ from __future__ import annotations
 
 import errno
 import os
-import textwrap
 from pathlib import Path
 
 import pytest
 import tomllib
 
+from _tiny import tiny_toml
 from onecycle.cli import main
 
-TINY = textwrap.dedent("""
-    model = "mlp"
-    epochs = 1
-    batch_size = 128
-    quiet = true
-
-    [finder]
-    num_iter = 20
-    start_lr = 1e-4
-
-    [weight_decay]
-    grid = [1e-3, 0.0]
-""")
+TINY = tiny_toml()
 
 
 def _snapshot(out: Path) -> dict[str, bytes]:

@@ -10,23 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from _tiny import tiny_toml
 from onecycle.cli import main
 
-TINY = textwrap.dedent("""
-    model = "mlp"
-    epochs = 1
-    batch_size = 128
-    quiet = true
-
-    [finder]
-    num_iter = 20
-    start_lr = 1e-4
-    end_lr = 10.0
-
-    [weight_decay]
-    grid = [1e-3, 0.0]
-    value = 1e-3
-""")
+TINY = tiny_toml(weight_decay="grid = [1e-3, 0.0]\nvalue = 1e-3")
 
 
 def _err(capsys: pytest.CaptureFixture[str]) -> list[str]:

@@ -3,26 +3,15 @@ progress lines for every long step; ``--quiet`` silences them and everything els
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
 
 import pytest
 
+from _tiny import tiny_toml
 from onecycle.cli import main
 from onecycle.progress import Progress
 
-TINY = textwrap.dedent("""
-    model = "mlp"
-    epochs = 2
-    batch_size = 128
-
-    [finder]
-    num_iter = 20
-    start_lr = 1e-4
-
-    [weight_decay]
-    grid = [1e-3, 0.0]
-""")
+TINY = tiny_toml(epochs=2, quiet=False)
 
 
 @pytest.fixture

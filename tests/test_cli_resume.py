@@ -15,21 +15,10 @@ from typing import Any
 
 import pytest
 
+from _tiny import tiny_toml
 from onecycle.cli import main
 
-TINY = textwrap.dedent("""
-    model = "mlp"
-    epochs = 2
-    batch_size = 128
-    quiet = true
-
-    [finder]
-    num_iter = 20
-    start_lr = 1e-4
-
-    [weight_decay]
-    grid = [1e-3, 0.0]
-""")
+TINY = tiny_toml(epochs=2)
 
 # ``onecycle run`` that stops for good once its range test is saved: the weight-decay
 # step announces itself and hangs, and the test kills the process there

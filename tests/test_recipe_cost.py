@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import json
 import math
-import textwrap
 from pathlib import Path
 
 import pytest
 
+from _tiny import tiny_toml
 from onecycle.cli import main
 from onecycle.cli.flags import config_for
 from onecycle.cli.parser import build_parser
@@ -59,16 +59,7 @@ def test_the_window_keeps_the_sweeps_density() -> None:
     assert early_window(0.2, SearchOptions(num_iter=10)).num_iter >= 12  # a usable curve
 
 
-TINY = textwrap.dedent("""
-    model = "mlp"
-    epochs = 2
-    batch_size = 128
-    quiet = true
-
-    [finder]
-    num_iter = 20
-    start_lr = 1e-4
-""")
+TINY = tiny_toml(epochs=2, weight_decay=None)
 
 
 def test_the_run_searches_the_weight_decay_in_the_early_window(tmp_path: Path) -> None:
