@@ -34,17 +34,10 @@ def setup_threads(n: int = 2) -> None:
 
 
 def machine() -> dict[str, Any]:
-    import torch
+    """The suite's machine record, with the processor the studies also recorded."""
+    from benchmarks.suite.core import machine as suite_machine
 
-    return {
-        "cpu_count": os.cpu_count(),
-        "torch": torch.__version__,
-        "threads": torch.get_num_threads(),
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
-        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", ""),
-    }
+    return {**suite_machine(), "processor": platform.processor() or platform.machine()}
 
 
 def code_version() -> str:

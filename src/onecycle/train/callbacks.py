@@ -189,7 +189,7 @@ class ProgressBar(Callback):
             return
         # a bar redraws its postfix, so it is refreshed every few steps; a line is only
         # printed now and then, and must show the step it names
-        if report.mode != "bar" or step % self.refresh_every == 0 or report.done + 1 >= report.total:
+        if report.mode == "lines" or step % self.refresh_every == 0 or report.done + 1 >= report.total:
             report.update(1, loss=loss, lr=trainer.fit_history.lr[-1])
         else:
             report.update(1)
