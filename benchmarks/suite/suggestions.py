@@ -185,13 +185,15 @@ def _stats(rows: list[dict[str, Any]], method: str) -> dict[str, Any]:
     if not mine:
         return {"n": 0}
     fails = sum(r["fail"] for r in mine)
-    regrets = [min(float(r["norm_regret"]), 10.0) for r in mine]  # a no-pick or collapse counts 10
+    regrets = [min(r["norm_regret"], 10.0) for r in mine]  # a no-pick or collapse counts 10
     return {"n": len(mine), "fails": fails, "norm_regret": sum(regrets) / len(regrets),
             "collapses": sum(r["collapse"] for r in mine)}
 
 
 def summarize(data: dict[str, Any]) -> tuple[list[core.Row], str]:
-    rows = [r for r in data["rows"] if r.get("kind") != "grid"]
+    # the result file stores an infinite regret (no pick) as the string "inf"
+    rows = [{**r, "regret": float(r["regret"]), "norm_regret": float(r["norm_regret"])}
+            for r in data["rows"] if r.get("kind") != "grid"]
     present = [m for m in METHODS if any(r["method"] == m and r["lr"] for r in rows)]
     parts = {"whole suite": rows, "design part": [r for r in rows if r["design"]],
              "held-out part": [r for r in rows if not r["design"]]}
@@ -233,7 +235,7 @@ def summarize(data: dict[str, Any]) -> tuple[list[core.Row], str]:
                             str(coll), "met" if coll == 0 else "missed", sec))
     head = [r for r in rows if r["setting"] == "lenet-mnist" and r["method"] == ours]
     if head:
-        reg = sum(float(r["regret"]) for r in head) / len(head)
+        reg = sum(r["regret"] for r in head) / len(head)
         f = sum(r["fail"] for r in head)
         out.append(core.Row("regret on lenet-mnist (points), failures", "≤ 0.2, 0",
                             f"{reg:.2f}, {f}/{len(head)}",
@@ -252,7 +254,7 @@ def _per_setting(rows: list[dict[str, Any]], methods: list[str]) -> str:
         cells = [st, b, f"{first['best_lr']:.3g}", f"{first['best_mean']:.3g} {first['unit']}"]
         for m in methods:
             mine = [r for r in rs if r["method"] == m]
-            vals = [float(r["regret"]) for r in mine if math.isfinite(float(r["regret"]))]
+            vals = [r["regret"] for r in mine if math.isfinite(r["regret"])]
             fails = sum(r["fail"] for r in mine)
             cells.append(f"{(sum(vals) / len(vals)) if vals else math.nan:.2f} ({fails}/{len(mine)})")
         body.append(cells)
