@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
@@ -183,3 +184,75 @@ def test_group_created_by_the_script_is_left_to_the_script(monkeypatch):
     monkeypatch.setattr(D.atexit, "register", lambda fn, *a: hooks.append(fn))
     ctx = D.DistContext.from_env()
     assert (ctx.active, ctx.created_group, hooks) == (True, False, [])
+
+
+class _LyingLen(list):
+    """Batches whose len() claims one more than they hold."""
+
+    def __len__(self):
+        return super().__len__() + 1
+
+
+def _accumulating_fit(tmp_path, wrap: bool, batches, monkeypatch=None):
+    from torch.nn.parallel import DistributedDataParallel
+
+    from onecycle.train import Trainer
+
+    sys.path.insert(0, str(WORKER.parent))
+    from _train_worker import mlp
+
+    model, calls = mlp(dropout=0.0), []
+    net = model
+    if wrap:
+        net = DistributedDataParallel(model)
+
+        def count(state, bucket):  # one process: all-reducing is the identity
+            calls.append(1)
+            fut = torch.futures.Future()
+            fut.set_result(bucket.buffer())
+            return fut
+
+        net.register_comm_hook(None, count)
+    opt = torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9)
+    trainer = Trainer(net, torch.nn.functional.cross_entropy, opt, batches,
+                      accumulation_steps=3, progress=False, seed=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the lying len() is replanned
+        trainer.fit(2, lr=0.1)
+    return {k.removeprefix("module."): v for k, v in net.state_dict().items()}, len(calls)
+
+
+def test_accumulation_all_reduces_once_per_optimizer_step(tmp_path, monkeypatch):
+    """Under DDP the micro-batches of a group run under no_sync: one all-reduce per
+    optimizer step (10 batches in groups of 3: 4 steps an epoch), same weights; a loader
+    that ends before its len() gets its short group's gradients all-reduced by hand."""
+    from onecycle.train import loop
+
+    sys.path.insert(0, str(WORKER.parent))
+    from _train_worker import blobs
+
+    x, y = blobs(n=80)
+    batches = [(x[i:i + 8], y[i:i + 8]) for i in range(0, 80, 8)]
+    dist = torch.distributed
+    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'g'}", rank=0,
+                            world_size=1)
+    try:
+        plain, _ = _accumulating_fit(tmp_path, False, batches)
+        ddp, calls = _accumulating_fit(tmp_path, True, batches)
+        assert calls == 2 * 4
+        for k in plain:
+            assert torch.allclose(plain[k], ddp[k], atol=1e-6), k
+
+        by_hand = []
+        real = loop._all_reduce_gradients
+        monkeypatch.setattr(loop, "_all_reduce_gradients",
+                            lambda net: (by_hand.append(1), real(net)))
+        lying = _LyingLen(batches)
+        plain, _ = _accumulating_fit(tmp_path, False, lying)
+        ddp, calls = _accumulating_fit(tmp_path, True, lying)
+        # the 10th batch, believed not to be the last, ran under no_sync
+        assert calls == 2 * 3 and len(by_hand) == 2
+        for k in plain:
+            assert torch.allclose(plain[k], ddp[k], atol=1e-6), k
+    finally:
+        dist.destroy_process_group()

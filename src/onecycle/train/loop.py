@@ -6,7 +6,9 @@ fresh fit, or one continued from a checkpoint at any iteration). Per optimizer s
 1. ``accumulation_steps`` micro-batches: each is moved to the device whole, its loss
    computed by the step function (under autocast with ``amp``) and backpropagated as
    ``loss / accumulation_steps`` (:class:`onecycle.step.OptimizerStep`); the last group
-   of an epoch may be short, and then averages the micro-batches it has;
+   of an epoch may be short, and then averages the micro-batches it has. Under DDP all
+   but the last micro-batch of a group run under ``no_sync``, so gradients are
+   all-reduced once per optimizer step, not once per micro-batch;
 2. the optimizer step (unscale, clip, step); the lr and momentum it used are recorded;
 3. the schedule advances -- unless fp16's GradScaler skipped the step for inf/NaN
    gradients, so the LR never runs ahead of the optimizer (skips are counted in
@@ -36,6 +38,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -74,6 +77,21 @@ def momentum_reader(optimizer: torch.optim.Optimizer) -> Callable[[dict], float]
         base = key[:-3]
         return lambda g: float(g[base][0])
     return lambda g: float(g[key])
+
+
+_SYNCED = contextlib.nullcontext()
+
+
+def _all_reduce_gradients(net: Any) -> None:
+    """Average the gradients over DDP's process group, as its last backward would."""
+    import torch.distributed as dist
+
+    group = getattr(net, "process_group", None)
+    world = dist.get_world_size(group)
+    for p in net.parameters():
+        if p.grad is not None:
+            dist.all_reduce(p.grad, group=group)
+            p.grad.div_(world)
 
 
 def _fast_loss(result: Any, source: str) -> Any:
@@ -256,6 +274,11 @@ class FitLoop:
         device = numerics.device
         move = device is not None and device.type != "cpu"
         k = self.k
+        # DDP all-reduces at every backward; within an accumulation group only the last
+        # micro-batch's needs to (the others run under no_sync and just accumulate)
+        defer = k != 1 and hasattr(net, "no_sync")
+        n = self.batches_per_epoch
+        pending = False  # the gradients hold micro-batches no rank has all-reduced yet
         b_start = hooks["on_batch_start"]
         checked = False
         micro, acc, i = 0, None, self.batch
@@ -265,17 +288,19 @@ class FitLoop:
                     fn(t, self.step)
             if move:
                 batch = to_device(batch, device)
-            if amp:
-                with numerics.autocast(device):
+            pending = defer and micro + 1 < k and i + 1 < n
+            with net.no_sync() if pending else _SYNCED:
+                if amp:
+                    with numerics.autocast(device):
+                        result = step_fn(net, batch)
+                else:
                     result = step_fn(net, batch)
-            else:
-                result = step_fn(net, batch)
-            if checked:
-                loss = _fast_loss(result, source)
-            else:  # once per epoch: cheap, and catches a bad step or loss at once
-                loss = read_output(result, training=True, source=source).loss
-                checked = True
-            runner.backward(loss)
+                if checked:
+                    loss = _fast_loss(result, source)
+                else:  # once per epoch: cheap, and catches a bad step or loss at once
+                    loss = read_output(result, training=True, source=source).loss
+                    checked = True
+                runner.backward(loss)
             i += 1
             micro += 1
             if k != 1:
@@ -288,6 +313,8 @@ class FitLoop:
             micro, acc = 0, None
         if micro:  # the epoch's last group is short: it averages what it has
             self.batch = i
+            if pending:  # the loader ended before the len() it gave
+                _all_reduce_gradients(net)
             self._rescale_gradients(k / micro)
             self._optimizer_step(acc, micro, hooks)
 
