@@ -39,3 +39,21 @@ def test_cifar_resnet56_refuses_a_bad_scale() -> None:
 
     with pytest.raises(SystemExit):
         cifar_resnet56.main(["--quick", "--scale", "0"])
+
+
+def test_suggestions_floor_counts_the_grid_best_against_each_seeds_own_best() -> None:
+    """The reference line under the suggestions table: the hindsight grid-best LR judged
+    by the failure rule (each seed against its own best grid run)."""
+    from benchmarks.suite import suggestions
+
+    margin = suggestions.SETTINGS["lenet-mnist"].fail_margin
+    # seed 0: the best LR is its best too; seed 1: another LR beat it by > margin;
+    # seed 2: by less than the margin
+    grid = {"0.1": [97.0, 95.0, 96.0], "0.3": [96.0, 95.0 + 2 * margin, 96.0 + margin / 2]}
+    data = {"rows": [{"setting": "lenet-mnist", "budget": 1, "kind": "grid",
+                      "best_lr": 0.1, "grid": grid}]}
+    rows = [{"setting": "lenet-mnist", "unit": "accuracy", "value": 95.0}]
+    assert "fails the same rule on 1/3 " in suggestions._floor_line(data, rows)
+    # lower is better (bpc): the same numbers now count against the other direction
+    rows = [{"setting": "lenet-mnist", "unit": "bpc", "value": 1.0}]
+    assert "on 1/3 " in suggestions._floor_line(data, rows)  # seed 0: 96 < 97 by 1 > margin
