@@ -57,3 +57,23 @@ def test_suggestions_floor_counts_the_grid_best_against_each_seeds_own_best() ->
     # lower is better (bpc): the same numbers now count against the other direction
     rows = [{"setting": "lenet-mnist", "unit": "bpc", "value": 1.0}]
     assert "on 1/3 " in suggestions._floor_line(data, rows)  # seed 0: 96 < 97 by 1 > margin
+
+
+def test_suite_cache_sums_the_run_time_of_every_trial_asked_for(tmp_path: Path) -> None:
+    """A result file says what its trials cost in all, cached ones included: new records
+    carry their run time, older ones the time their result recorded, or none."""
+    from benchmarks.suite import pool
+
+    path = tmp_path / "c.jsonl"
+    path.write_text(json.dumps({"trial": {"a": 1}, "result": {"meta": {"wall_time_s": 60.0}}})
+                    + "\n" + json.dumps({"trial": {"a": 2}, "result": 5}) + "\n")
+    cache = pool.Cache(path)
+    got = pool.run_all("json:dumps", [{"a": 1}, {"a": 2}, {"a": 3}], cache, workers=1,
+                       say=lambda m: None)
+    assert got[pool.key({"a": 3})] == '{"a": 3}'
+    spent = cache.spent()
+    assert spent["trials"] == 3 and spent["unrecorded"] == 1
+    assert 60.0 < spent["seconds"] < 70.0  # 60 s cached + the new trial's own time
+    again = pool.Cache(path)  # the new record's time survives a reload
+    again.asked.add(pool.key({"a": 3}))
+    assert again.spent()["unrecorded"] == 0 and again.spent()["seconds"] < 10.0

@@ -123,7 +123,7 @@ def run(quick: bool, workers: int, say: Callable[[str], None],
         else:
             reports.setdefault(where, []).append(res)
     data = {"quick": quick, "seeds": list(seeds), "settings": [s.name for s in settings],
-            "cli": cli, "errors": errors,
+            "cli": cli, "errors": errors, "trial_time": cache.spent(),
             "reports": {k: _merge(v) for k, v in reports.items()}}
     core.save(NAME, data, quick=quick, started=t0)
     return data

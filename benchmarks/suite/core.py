@@ -90,6 +90,12 @@ def provenance(data: dict[str, Any]) -> str:
     m = data.get("machine", {})
     wall = data.get("wall_time_s")
     took = f"; wall time {wall / 60:.1f} min" if isinstance(wall, (int, float)) else ""
+    spent = data.get("trial_time")
+    if isinstance(spent, dict) and spent.get("trials"):
+        took += (f"; its {spent['trials']} trials, cached ones included, ran "
+                 f"{spent['seconds'] / 60:.1f} min summed over workers")
+        if spent.get("unrecorded"):
+            took += f" ({spent['unrecorded']} cached before run times were recorded)"
     return (f"_Command_: `{data.get('command')}` (code {data.get('code')}, run "
             f"{data.get('run')}{took})  \n_Machine_: {m.get('cpu_count')} cores, torch "
             f"{m.get('torch')}, Python {m.get('python')}"

@@ -27,19 +27,44 @@ def key(trial: Trial) -> str:
     return json.dumps(trial, sort_keys=True, separators=(",", ":"))
 
 
+def _recorded_seconds(rec: dict[str, Any]) -> float | None:
+    """A record's run time: its own field, else the time a result says it took (records
+    written before the field existed)."""
+    if isinstance(rec.get("seconds"), (int, float)):
+        return float(rec["seconds"])
+    res = rec.get("result")
+    meta = res.get("meta") if isinstance(res, dict) else None
+    wall = meta.get("wall_time_s") if isinstance(meta, dict) else None
+    return float(wall) if isinstance(wall, (int, float)) else None
+
+
 class Cache:
-    """Append-only JSON-lines store of ``{"trial": ..., "result": ...}`` records."""
+    """Append-only JSON-lines store of ``{"trial": ..., "result": ..., "seconds": ...}``
+    records; :meth:`spent` sums the run times of the trials this invocation asked for,
+    cached ones included, so a result file can say what it cost in all."""
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self.done: dict[str, Any] = {}
+        self.seconds: dict[str, float] = {}
+        self.asked: set[str] = set()
         if self.path.exists():
             for line in self.path.read_text(encoding="utf-8").splitlines():
                 try:
                     rec = json.loads(line)
                 except json.JSONDecodeError:  # a line cut by a kill: that trial reruns
                     continue
-                self.done[key(rec["trial"])] = rec["result"]
+                k = key(rec["trial"])
+                self.done[k] = rec["result"]
+                sec = _recorded_seconds(rec)
+                if sec is not None:
+                    self.seconds[k] = sec
+
+    def spent(self) -> dict[str, Any]:
+        """``{"trials", "seconds", "unrecorded"}`` over the trials asked for so far."""
+        known = [self.seconds[k] for k in self.asked if k in self.seconds]
+        return {"trials": len(self.asked), "seconds": sum(known),
+                "unrecorded": len(self.asked) - len(known)}
 
     def get(self, trial: Trial) -> Any:
         return self.done.get(key(trial))
@@ -47,10 +72,14 @@ class Cache:
     def __contains__(self, trial: Trial) -> bool:
         return key(trial) in self.done
 
-    def add(self, trial: Trial, result: Any) -> None:
-        self.done[key(trial)] = result
+    def add(self, trial: Trial, result: Any, seconds: float | None = None) -> None:
+        k = key(trial)
+        self.done[k] = result
+        rec = {"trial": trial, "result": result}
+        if seconds is not None:
+            self.seconds[k] = rec["seconds"] = float(seconds)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        line = json.dumps({"trial": trial, "result": result}, allow_nan=False) + "\n"
+        line = json.dumps(rec, allow_nan=False) + "\n"
         with open(self.path, "a", encoding="utf-8") as fh:
             fh.write(line)
             fh.flush()
@@ -79,6 +108,7 @@ def run_all(target: str, trials: Iterable[Trial], cache: Cache, *, workers: int 
     ``{key(trial): result}`` for all of them."""
     todo, seen = [], set()
     all_trials = list(trials)
+    cache.asked.update(key(t) for t in all_trials)
     for t in all_trials:
         k = key(t)
         if k not in cache.done and k not in seen:
@@ -104,8 +134,8 @@ def run_all(target: str, trials: Iterable[Trial], cache: Cache, *, workers: int 
 def _drain(results: Iterable[tuple[Trial, Any, float]], cache: Cache, n: int, t0: float,
            say: Callable[[str], None]) -> None:
     last = time.perf_counter()
-    for i, (trial, result, _dt) in enumerate(results, 1):
-        cache.add(trial, result)
+    for i, (trial, result, dt) in enumerate(results, 1):
+        cache.add(trial, result, dt)
         now = time.perf_counter()
         if now - last > 30 or i == n:
             left = (now - t0) / i * (n - i)

@@ -111,6 +111,7 @@ def run(quick: bool, workers: int, say: Callable[[str], None],
     pool.run_all("benchmarks.suite.trial:train", extra, cache, workers=workers, say=say)
     data = analyse(settings, seeds, cache, chosen, quick)
     data["steps_per_epoch"] = spe
+    data["trial_time"] = cache.spent()
     core.save(NAME, data, quick=quick, started=t0)
     return data
 
