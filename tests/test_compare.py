@@ -352,3 +352,85 @@ def test_a_module_is_every_seeds_start_and_is_left_untouched():
     assert all(torch.equal(before[k], v) for k, v in m.state_dict().items())
     assert len({x.first_loss for x in r.runs if x.seed == 0}) == 1
     assert r.workload["optimizer"] == "adamw" and r.workload["family"] == "adam"
+
+
+# ----------------------------------------------------------------------------- resume
+
+
+def _small(**kw):
+    return oc.compare(model, loaders, functools.partial(torch.optim.SGD, lr=0.01, momentum=0.9),
+                      budgets=[1, 2], seeds=[0, 1], alternatives=["linear_decay", "constant"],
+                      **FAST, **kw)
+
+
+def test_an_interrupted_compare_resumes_with_the_same_numbers(tmp_path, monkeypatch):
+    """Every finished range test and run is on disk the moment it ends; a resumed compare
+    reruns only what was missing and reports what an uninterrupted one reports."""
+    from onecycle.compare import run as R
+
+    whole = _small()
+    real, calls, killed = R._train_once, [], []
+
+    def dies_at_the_eighth(*a, **kw):
+        calls.append(1)
+        if len(calls) == 8 and not killed:
+            killed.append(1)
+            raise RuntimeError("killed")
+        return real(*a, **kw)
+
+    monkeypatch.setattr(R, "_train_once", dies_at_the_eighth)
+    steps = tmp_path / "steps"
+    with pytest.raises(RuntimeError, match="killed"):
+        _small(steps_dir=steps)
+    done = sorted(p.name for p in steps.glob("run-*.json"))
+    assert len(done) == 7 and (steps / "range-test-seed1.json").is_file()
+    calls.clear()
+    resumed = _small(steps_dir=steps, resume=True)
+    assert len(calls) == 12 - 7 and resumed.meta["resumed_steps"] == 7 + 2
+    key = [(r.alternative, r.budget, r.seed) for r in whole.runs]
+    assert [(r.alternative, r.budget, r.seed) for r in resumed.runs] == key
+    assert [r.headline for r in resumed.runs] == [r.headline for r in whole.runs]
+    assert [r.lr for r in resumed.runs] == [r.lr for r in whole.runs]
+    assert resumed.lr_curves == whole.lr_curves
+    assert [rt["max_lr"] for rt in resumed.range_tests] == [rt["max_lr"] for rt in whole.range_tests]
+    # without resume the folder is emptied first: everything runs again
+    calls.clear()
+    _small(steps_dir=steps)
+    assert len(calls) == 12
+
+
+def test_resume_refuses_other_settings_and_needs_a_folder(tmp_path):
+    from onecycle.search.store import ResumeMismatch
+
+    steps = tmp_path / "steps"
+    oc.compare(model, loaders, functools.partial(torch.optim.SGD, lr=0.01), budgets=[1],
+               seeds=[0], alternatives=["constant"], steps_dir=steps, **FAST)
+    with pytest.raises(ResumeMismatch, match="budgets"):
+        oc.compare(model, loaders, functools.partial(torch.optim.SGD, lr=0.01), budgets=[2],
+                   seeds=[0], alternatives=["constant"], steps_dir=steps, resume=True, **FAST)
+    with pytest.raises(ValueError, match="resume=True needs steps_dir"):
+        CompareOptions(resume=True)
+    with pytest.raises(TypeError, match="resume must be True or False"):
+        CompareOptions(resume="yes", steps_dir=steps)
+    with pytest.raises(TypeError, match="steps_dir must be a folder path"):
+        CompareOptions(steps_dir=3)
+
+
+def test_cli_compare_resume_reads_back_the_finished_runs(tmp_path, capsys):
+    from onecycle.cli import main
+
+    out = tmp_path / "cmp"
+    argv = ["compare", "--model", "mlp", "--budgets", "1", "--seeds", "0", "--alternatives",
+            "constant", "--num-iter", "30", "--out", str(out)]
+    assert main(argv + ["--quiet"]) == 0
+    first = CompareReport.load(out / "compare.json")
+    assert sorted(p.name for p in (out / "steps").glob("*.json")) == [
+        "range-test-seed0.json", "run-seed0-1ep-constant.json", "run-seed0-1ep-ours.json",
+        "run.json"]
+    capsys.readouterr()
+    assert main(argv + ["--resume"]) == 0
+    assert "3 finished steps read back" in capsys.readouterr().out
+    again = CompareReport.load(out / "compare.json")
+    assert [r.headline for r in again.runs] == [r.headline for r in first.runs]
+    assert main(argv[:4] + ["2"] + argv[5:] + ["--resume"]) == 1  # other budgets
+    assert "cannot resume" in capsys.readouterr().err

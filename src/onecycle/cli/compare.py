@@ -5,7 +5,8 @@ alternative (OneCycleLR defaults, warm-up + cosine, linear decay, WSD, constant,
 schedule-free, Prodigy for Adam-like optimizers) from the same initial weights and
 batch order, at each budget and seed, through :func:`onecycle.compare.run.compare`;
 prints the table and the verdict, and writes ``compare.json``, ``compare.html`` and
-the figures into ``--out``. The defaults (digits, small CNN, budgets 1 and 4 epochs,
+the figures into ``--out``; every finished range test and run is kept in ``OUT/steps``
+the moment it ends, and ``--resume`` continues an interrupted compare from there. The defaults (digits, small CNN, budgets 1 and 4 epochs,
 seeds 0-2) take about a minute on two cores.
 
 Example:
@@ -90,6 +91,10 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     g.add_argument("--device", metavar="DEV", help="torch device (default cpu)")
     g.add_argument("--threads", type=_pos_int, metavar="N",
                    help="torch CPU threads (default: 1 for small models)")
+    g.add_argument("--resume", action="store_true",
+                   help="continue an interrupted compare in --out: every finished range "
+                   "test and run is in OUT/steps and is read back, not rerun (the same "
+                   "settings are required)")
     g.add_argument("--quiet", "-q", action="store_true", help="print nothing but errors")
     g.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                    help="show tracebacks for errors")
@@ -124,7 +129,8 @@ def cmd_compare(args: argparse.Namespace, argv: Sequence[str]) -> int:
                           "tune": "grid" if args.grid else "rule",
                           "batch_size": args.batch_size, "device": args.device,
                           "threads": _threads(args, bundle),
-                          "progress": False if args.quiet else "lines"}
+                          "progress": False if args.quiet else "lines",
+                          "steps_dir": out / "steps", "resume": args.resume}
     if args.num_iter is not None:
         kw["lr_find_kw"] = {"num_iter": args.num_iter}
     from .. import data
@@ -142,5 +148,8 @@ def cmd_compare(args: argparse.Namespace, argv: Sequence[str]) -> int:
     say(report.verdict_text())
     for name, reason in report.skipped.items():
         say(f"not run: {report.label(name)}: {reason}")
-    say(f"total {report.meta['wall_time_s']:.1f} s; wrote {paths['html']} and {paths['json']}")
+    again = report.meta.get("resumed_steps")
+    reused = f" ({again} finished steps read back from {out / 'steps'})" if again else ""
+    say(f"total {report.meta['wall_time_s']:.1f} s{reused}; wrote {paths['html']} and "
+        f"{paths['json']}")
     return 0

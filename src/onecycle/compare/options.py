@@ -12,8 +12,10 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from .. import _validate as check
@@ -56,6 +58,10 @@ class CompareOptions:
         task, loss_fn, step_fn, metrics: override the dataset's task (a
             :class:`onecycle.tasks.Task` or its name; the Trainer's arguments).
         device, threads, progress: as for the Trainer (``progress``: one line per run).
+        steps_dir: a folder where every finished range test and run is written the
+            moment it ends (:mod:`onecycle.compare.store`); ``None``: kept in memory.
+        resume: reuse what ``steps_dir`` holds from an interrupted comparison with the
+            same settings (else that folder is emptied first).
     """
 
     budgets: Sequence[int] = (1, 4)
@@ -73,9 +79,19 @@ class CompareOptions:
     device: Any = None
     threads: int | None = None
     progress: Any = None
+    steps_dir: str | os.PathLike[str] | None = None
+    resume: bool = False
 
     def __post_init__(self) -> None:
         put = object.__setattr__
+        if self.steps_dir is not None:
+            if not isinstance(self.steps_dir, (str, os.PathLike)):
+                raise TypeError(f"steps_dir must be a folder path, got {self.steps_dir!r}")
+            put(self, "steps_dir", Path(self.steps_dir))
+        check.flag("resume", self.resume)
+        if self.resume and self.steps_dir is None:
+            raise ValueError("resume=True needs steps_dir=: the folder an interrupted "
+                             "comparison wrote its finished steps to")
         put(self, "budgets", _ints("budgets", self.budgets, 1))
         put(self, "seeds", tuple(check.values("seeds", (self.seeds,) if isinstance(
             self.seeds, int) else self.seeds, check.seed)))
@@ -111,5 +127,7 @@ class CompareOptions:
             v = getattr(self, f.name)
             if callable(v) or f.name == "task" and v is not None and not isinstance(v, str):
                 v = getattr(v, "__name__", None) or getattr(v, "name", None) or type(v).__name__
+            elif isinstance(v, Path):
+                v = str(v)
             out[f.name] = v
         return out

@@ -32,6 +32,15 @@ from ..train import Callback, DivergenceWarning, Trainer
 from .alternatives import Alternative, LRPick, optimizer_family, select
 from .options import CompareOptions
 from .result import CompareReport, RunRecord
+from .store import (
+    load_range_test,
+    load_run,
+    open_steps,
+    range_test_step,
+    run_step,
+    save_range_test,
+    save_run,
+)
 from .verdict import epochs_text
 from .workload import Workload, resolve_workload
 
@@ -239,17 +248,27 @@ def compare(model: Any = None, data: Any = None, optimizer: Any = None, *,
                                [a.name for a in alts], skipped, [],
                                rules={a.name: a.rule.describe(family) for a in alts},
                                options=opts.to_dict())
+        steps = open_steps(opts, {"dataset": work.dataset, "model": work.model_name,
+                                  "optimizer": work.optimizer_name})
         n = len(opts.seeds) * len(opts.budgets) * len(alts)
         with Progress(n, "compare", progress=opts.progress) as bar:
             for seed in opts.seeds:
-                _one_seed(work, alts, seed, family, opts, report, bar)
+                _one_seed(work, alts, seed, family, opts, report, bar, steps)
     report.meta.update(created=time.strftime("%Y-%m-%d %H:%M:%S"),
                        wall_time_s=time.perf_counter() - t_start)
+    if steps is not None and steps.reused:
+        report.meta["resumed_steps"] = len(steps.reused)
     return report
 
 
+def _step(steps: Any, name: str, compute: Any, save: Any, load: Any) -> Any:
+    """``compute()``, or its finished result from the step store when there is one."""
+    return compute() if steps is None else steps.step(name, compute, save, load)
+
+
 def _one_seed(work: Workload, alts: list[Alternative], seed: int, family: str,
-              opts: CompareOptions, report: CompareReport, bar: Progress) -> None:
+              opts: CompareOptions, report: CompareReport, bar: Progress,
+              steps: Any = None) -> None:
     loaders = work.loaders(seed)
     if opts.tune == "grid" and loaders[1] is None:
         raise ValueError("tune='grid' keeps the grid's best run on the validation split: "
@@ -257,15 +276,22 @@ def _one_seed(work: Workload, alts: list[Alternative], seed: int, family: str,
     s = _Seed(seed, work.make_model(seed), loaders, family)
     if not report.workload:
         report.workload = _workload_info(work, family, s)
-    picks, info = _range_test(work, s, opts)
+    picks, info = _step(steps, range_test_step(seed), lambda: _range_test(work, s, opts),
+                        save_range_test, load_range_test)
     report.range_tests.append(info)
     first = seed == opts.seeds[0]
     for b in opts.budgets:
         for alt in alts:
-            record, curve = _run(work, alt, picks[b], b, s, opts, info["time_s"])
+            def one(alt: Alternative = alt, b: int = b) -> tuple[RunRecord, list[float]]:
+                record, curve = _run(work, alt, picks[b], b, s, opts, info["time_s"])
+                return record, _thin(curve)
+
+            name = run_step(seed, b, alt.name)
+            record, curve = _step(steps, name, one, save_run, load_run)
             report.runs.append(record)
             if first:
-                report.lr_curves.setdefault(alt.name, {})[str(b)] = _thin(curve)
+                report.lr_curves.setdefault(alt.name, {})[str(b)] = curve
             bar.update(1)
+            again = " (finished before)" if steps is not None and name in steps.reused else ""
             bar.note(f"seed {seed}, {epochs_text(b)}, {alt.label}: "
-                     f"{work.task.show(record.headline)}")
+                     f"{work.task.show(record.headline)}{again}")
