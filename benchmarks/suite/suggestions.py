@@ -121,7 +121,7 @@ def _get(cache: pool.Cache, s: Setting, b: int, sd: int, lr: float) -> dict[str,
                       "sig": signature(s), "budget": b, "seed": sd, "lr": lr})
 
 
-def _worse(s: Setting | None, higher: bool, best: float, value: float | None) -> float:
+def _worse(higher: bool, best: float, value: float | None) -> float:
     """How much worse ``value`` is than ``best`` (positive = worse; inf for none)."""
     if value is None:
         return math.inf
@@ -150,7 +150,7 @@ def analyse(settings: list[Setting], seeds: tuple[int, ...], cache: pool.Cache,
                     r = _get(cache, s, b, sd, _lr_key(lr)) if lr else None
                     val = _score(r, scale) if r else None
                     fail = (lr is None or r is None or r["diverged"] or seed_best is None
-                            or _worse(s, hib, seed_best, val) > s.fail_margin)
+                            or _worse(hib, seed_best, val) > s.fail_margin)
                     chance = task.chance * scale if task.chance is not None else None
                     collapse = (hib and chance is not None and val is not None
                                 and val < chance + 10 and b == s.budgets[0])
@@ -158,8 +158,8 @@ def analyse(settings: list[Setting], seeds: tuple[int, ...], cache: pool.Cache,
                                  "lr": lr, "value": val, "best_lr": best_lr,
                                  "best_mean": means[best_lr], "fail": bool(fail),
                                  "collapse": bool(collapse), "design": design_part(s.name, sd),
-                                 "regret": _worse(s, hib, means[best_lr], val),
-                                 "norm_regret": _worse(s, hib, means[best_lr], val) / s.fail_margin,
+                                 "regret": _worse(hib, means[best_lr], val),
+                                 "norm_regret": _worse(hib, means[best_lr], val) / s.fail_margin,
                                  "unit": task.headline})
             rows.append({"setting": s.name, "budget": b, "grid": {str(k): v for k, v in grid.items()},
                          "best_lr": best_lr, "kind": "grid"})
@@ -257,7 +257,7 @@ def _floor_line(data: dict[str, Any], rows: list[dict[str, Any]]) -> str:
         for i, v in enumerate(at_best):
             seed_runs = [col[i] for col in g["grid"].values() if col[i] is not None]
             n += 1
-            fails += v is None or _worse(None, hib, (max if hib else min)(seed_runs), v) > margin
+            fails += v is None or _worse(hib, (max if hib else min)(seed_runs), v) > margin
     return (f"For scale: the grid-best LR itself (one fixed LR per setting and budget, "
             f"chosen with hindsight) fails the same rule on {fails}/{n} (setting, budget, "
             "seed) triples, because each seed is compared with its own best of the 7 grid "

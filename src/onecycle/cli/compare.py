@@ -6,8 +6,9 @@ schedule-free, Prodigy for Adam-like optimizers) from the same initial weights a
 batch order, at each budget and seed, through :func:`onecycle.compare.run.compare`;
 prints the table and the verdict, and writes ``compare.json``, ``compare.html`` and
 the figures into ``--out``; every finished range test and run is kept in ``OUT/steps``
-the moment it ends, and ``--resume`` continues an interrupted compare from there. The defaults (digits, small CNN, budgets 1 and 4 epochs,
-seeds 0-2) take about a minute on two cores.
+the moment it ends, and ``--resume`` continues an interrupted compare from there. The
+defaults (digits, small CNN, budgets 1 and 4 epochs, seeds 0-2) take about a minute on
+two cores.
 
 Example:
     >>> import argparse
