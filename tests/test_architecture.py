@@ -17,7 +17,8 @@ SRC = Path(__file__).resolve().parent.parent / "src" / "onecycle"
 LAYERS: list[tuple[int, tuple[str, ...]]] = [
     (0, ("_validate", "_plain", "_format", "_io", "_imports", "_rng", "_threads",
          "progress")),
-    (1, ("schedule", "finder.suggest", "finder.choose", "finder.grid", "finder.budget")),
+    (1, ("schedule", "finder.suggest", "finder.choose", "finder.grid", "finder.budget",
+         "adaptive_clip")),
     (2, ("hyper", "step", "plots")),
     (3, ("scheduler", "finder", "data", "models")),
     (4, ("train",)),

@@ -438,7 +438,7 @@ CASES = [
     case("fit_tail-bad-anneal", lambda e: e.trainer().fit_tail(1, anneal="sqrt"),
          ValueError, r"anneal must be 'linear', 'cos' or 'exp', got 'sqrt'"),
     case("Trainer-grad_clip-nan", lambda e: e.trainer(grad_clip=NAN),
-         ValueError, r"grad_clip must be a positive number or None, got nan"),
+         ValueError, r"grad_clip must be a number > 0, 'auto' or None, got nan"),
     case("Trainer-checkpoint_every-zero",
          lambda e: e.trainer(checkpoint_every=0, checkpoint_dir=e.tmp / "ck"),
          ValueError, r"checkpoint_every must be a positive integer, got 0"),

@@ -370,7 +370,7 @@ def test_history_load_of_deeply_nested_json_is_a_value_error(tmp_path: Path) -> 
     ({"seed": 2**70}, ValueError, r"seed must be an integer in \[0, "),
     ({"seed": "1"}, TypeError, r"seed must be an integer"),
     ({"device": "bogus"}, ValueError, r"device='bogus'"),
-    ({"grad_clip": "a"}, TypeError, r"grad_clip must be a real number, got 'a'"),
+    ({"grad_clip": "a"}, TypeError, r"grad_clip must be a number > 0, 'auto' or None, got 'a'"),
     ({"accumulation_steps": 0}, ValueError, r"accumulation_steps must be an integer >= 1"),
     ({"threads": 0}, ValueError, r"threads must be an integer >= 1"),
     ({"progress": "loud"}, ValueError, r"progress must be"),

@@ -109,7 +109,7 @@ class ConfigError(ValueError):
 class _Spec:
     """How one key is checked: a kind, an optional range check and its description."""
 
-    kind: str  # "int" | "float" | "str" | "bool" | "floats" | "pair" | "table"
+    kind: str  # "int" | "float" | "float|auto" | "str" | "bool" | "floats" | "pair" | "table"
     allowed: str
     check: Callable[[Any], bool] | None = None
     optional: bool = False
@@ -229,6 +229,8 @@ def _coerce(key: str, value: Any, spec: _Spec) -> Any:
         out: Any = _as_int(value)
     elif kind == "float":
         out = _as_number(value)
+    elif kind == "float|auto":
+        out = value if value == "auto" else _as_number(value)
     elif kind == "str":
         out = value if isinstance(value, str) else None
         if out is not None and spec.choices and out not in spec.choices:
@@ -524,8 +526,10 @@ class RunConfig:
                              help="validation share of the training split")
     device: str | None = _f(None, "str", "a torch device such as 'cpu' or 'cuda'",
                             optional=True, help="torch device (default: cuda if available, else cpu)")
-    grad_clip: float | None = _f(None, "float", "a number > 0", _pos, optional=True,
-                                 help="clip the gradient norm to this (default: no clipping)")
+    grad_clip: float | str | None = _f(
+        None, "float|auto", "a number > 0 or 'auto'", lambda v: v == "auto" or _pos(v),
+        optional=True, help="clip the gradient norm to this, or 'auto': only where it "
+        "spikes above 3x its recent median (default: no clipping)")
     threads: int | None = _f(None, "int", "an integer >= 1", lambda v: v >= 1, optional=True,
                              help="torch CPU threads (default: 1 for small models, "
                              "else torch's default)")

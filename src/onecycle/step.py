@@ -12,8 +12,9 @@ training will do:
    (:func:`read_output`). A mapping may also carry ``"outputs"`` (or ``"logits"``) and
    ``"targets"``: that is what metrics see, as ``metric(outputs, targets)``;
 4. :class:`OptimizerStep` runs ``accumulation_steps`` micro-batches under autocast
-   (``amp="bf16"`` or ``"fp16"`` with a ``GradScaler``), clips the gradient norm and
-   steps the optimizer, reporting whether the step was taken: fp16's scaler skips a
+   (``amp="bf16"`` or ``"fp16"`` with a ``GradScaler``), clips the gradient norm (to a
+   fixed value, or with ``grad_clip="auto"`` only where it spikes:
+   :mod:`onecycle.adaptive_clip`) and steps the optimizer, reporting whether the step was taken: fp16's scaler skips a
    step whose gradients are not finite, and a schedule must not advance then.
 
 Example:
@@ -28,6 +29,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -36,6 +38,7 @@ from typing import Any
 import torch
 
 from . import _validate as check
+from .adaptive_clip import AdaptiveClip
 
 __all__ = [
     "StepFn",
@@ -43,6 +46,7 @@ __all__ = [
     "Numerics",
     "OptimizerStep",
     "StepReport",
+    "check_grad_clip",
     "default_step",
     "resolve_step",
     "read_output",
@@ -243,7 +247,9 @@ class Numerics:
         amp: ``None`` (float32), ``"bf16"`` (autocast to bfloat16) or ``"fp16"``
             (autocast to float16 with a ``GradScaler``, which skips steps whose gradients
             overflow).
-        grad_clip: clip the global gradient norm to this value; ``None``: no clipping.
+        grad_clip: clip the global gradient norm to this value; ``"auto"``: only a norm
+            that spikes above its recent median (:mod:`onecycle.adaptive_clip`);
+            ``None``: no clipping.
         accumulation_steps: micro-batches averaged into one optimizer step.
         device: where batches go (``None``: where they are).
 
@@ -252,15 +258,14 @@ class Numerics:
     """
 
     amp: str | None = None
-    grad_clip: float | None = None
+    grad_clip: float | str | None = None
     accumulation_steps: int = 1
     device: torch.device | None = None
 
     def __post_init__(self) -> None:
         if self.amp not in AMP_MODES:
             raise ValueError(f"amp must be None, 'bf16' or 'fp16', got {self.amp!r}")
-        if self.grad_clip is not None:
-            object.__setattr__(self, "grad_clip", check.positive("grad_clip", self.grad_clip))
+        object.__setattr__(self, "grad_clip", check_grad_clip(self.grad_clip))
         object.__setattr__(self, "accumulation_steps",
                            check.integer("accumulation_steps", self.accumulation_steps, 1))
         if self.device is not None and not isinstance(self.device, torch.device):
@@ -279,10 +284,38 @@ class Numerics:
         dev = device or self.device or torch.device("cpu")
         return torch.autocast(device_type=dev.type, dtype=dtype)
 
+    def for_range_test(self) -> Numerics:
+        """These numerics for a range test: ``grad_clip="auto"`` is left out there, since
+        the sweep must see the loss blow up to find where it does (a fixed clip stays:
+        the user's training will have it).
+
+        >>> Numerics(grad_clip="auto").for_range_test().grad_clip is None
+        True
+        """
+        if self.grad_clip != "auto":
+            return self
+        return dataclasses.replace(self, grad_clip=None)
+
     def to_dict(self) -> dict[str, Any]:
         return {"amp": self.amp, "grad_clip": self.grad_clip,
                 "accumulation_steps": self.accumulation_steps,
                 "device": None if self.device is None else str(self.device)}
+
+
+def check_grad_clip(value: Any) -> float | str | None:
+    """``grad_clip`` checked: a number > 0, ``"auto"`` or None (a ``TypeError`` for
+    another kind of value, a ``ValueError`` for a number out of range; both name it).
+
+    >>> check_grad_clip(1), check_grad_clip("auto"), check_grad_clip(None)
+    (1.0, 'auto', None)
+    """
+    if value is None or value == "auto":
+        return value
+    try:
+        return check.positive("grad_clip", value)
+    except (TypeError, ValueError) as err:
+        raise type(err)(f"grad_clip must be a number > 0, 'auto' or None, got {value!r}"
+                        ) from None
 
 
 def resolve_device(device: Any) -> torch.device:
@@ -310,11 +343,12 @@ def resolve_device(device: Any) -> torch.device:
 
 @dataclass(frozen=True)
 class StepReport:
-    """One optimizer step: whether it was taken, and the gradient norm before clipping
-    (None when not clipping)."""
+    """One optimizer step: whether it was taken, the gradient norm before clipping
+    (None when not clipping), and whether clipping cut it."""
 
     taken: bool
     grad_norm: float | None = None
+    clipped: bool = False
 
 
 class OptimizerStep:
@@ -339,6 +373,7 @@ class OptimizerStep:
         self.numerics = numerics
         self.k = numerics.accumulation_steps
         self.clip = numerics.grad_clip
+        self.adaptive = AdaptiveClip() if self.clip == "auto" else None
         self.params = [p for p in model.parameters() if p.requires_grad] if self.clip else []
         if scaler is None and numerics.amp == "fp16":
             dev = device or numerics.device or model_device(model)
@@ -362,16 +397,16 @@ class OptimizerStep:
     def step(self) -> StepReport:
         """Clip and step; ``taken=False`` when fp16 skipped it."""
         opt, scaler = self.optimizer, self.scaler
-        norm = None
+        norm, clipped = None, False
         if scaler is None:
             if self.clip:
-                norm = float(torch.nn.utils.clip_grad_norm_(self.params, self.clip))
+                norm, clipped = self._clip()
             opt.step()
             taken = True
         else:
             if self.clip:
                 scaler.unscale_(opt)
-                norm = float(torch.nn.utils.clip_grad_norm_(self.params, self.clip))
+                norm, clipped = self._clip()
             before = scaler.get_scale()
             scaler.step(opt)
             scaler.update()
@@ -380,7 +415,25 @@ class OptimizerStep:
         self._fresh = True
         if not taken:
             self.skipped += 1
-        return StepReport(taken, None if norm is None or not math.isfinite(norm) else norm)
+        finite = norm is not None and math.isfinite(norm)
+        return StepReport(taken, norm if finite else None, clipped and taken)
+
+    def _clip(self) -> tuple[float, bool]:
+        """Clip the gradients by the rule; their norm before clipping, and whether they
+        were cut."""
+        if self.adaptive is None:
+            norm = float(torch.nn.utils.clip_grad_norm_(self.params, self.clip))
+            return norm, norm > self.clip  # type: ignore[operator]
+        grads = [p.grad for p in self.params if p.grad is not None]
+        if not grads:
+            return 0.0, False
+        norm = float(torch.linalg.vector_norm(
+            torch.stack([torch.linalg.vector_norm(g.detach()) for g in grads])))
+        cap = self.adaptive.cap(norm)
+        if cap is None:
+            return norm, False
+        torch._foreach_mul_(grads, cap / (norm + 1e-6))
+        return norm, True
 
 
 def model_device(model: torch.nn.Module) -> torch.device:

@@ -268,7 +268,7 @@ class _Curve:
         return True
 
     def result(self, seed: int | None, skipped: int) -> LRFinderResult:
-        clipping = self.plan.numerics.grad_clip is not None
+        clipping = self.plan.numerics.for_range_test().grad_clip is not None
         norms = self.norms + [math.nan] * (len(self.lrs) - len(self.norms)) if clipping else []
         return LRFinderResult(
             lrs=np.array(self.lrs), losses=np.array(self.raw),
@@ -306,7 +306,8 @@ def run_sweep(
     """One pass over the plan's LR grid (see the module docs); ``progress`` is an
     :class:`onecycle.progress.Progress` advanced once per iteration."""
     batches = BatchCycler(loader, "train_loader")
-    runner = OptimizerStep(model, optimizer, plan.numerics, device=plan.numerics.device)
+    runner = OptimizerStep(model, optimizer, plan.numerics.for_range_test(),
+                           device=plan.numerics.device)
     curve = _Curve(plan)
     last = len(plan.grid) - 1
     for i, lr in enumerate(plan.grid.tolist()):

@@ -101,7 +101,7 @@ class SearchOptions:
     schedule: dict[str, Any] | None = None
     select: str | None = None
     metrics: Any = None
-    grad_clip: float | None = None
+    grad_clip: float | str | None = None
     seed: int = 0
     workers: int = 1
     progress: Any = None

@@ -169,7 +169,7 @@ class Recipe(JSONFile, format="onecycle.recipe", what="a recipe"):
         seed: int | None = None,
         progress: bool | None = None,
         device: str | torch.device | None = None,
-        grad_clip: float | None = None,
+        grad_clip: float | str | None = None,
     ) -> Any:
         """Train with this recipe (``Trainer.fit_one_cycle``) and return the History.
 

@@ -78,7 +78,7 @@ class Problem:
     test_loader: Any = None
     seed: int = 0
     metrics: Any = None
-    grad_clip: float | None = None
+    grad_clip: float | str | None = None
     workers: int = 1
     progress: Any = None
     step_fn: Any = None

@@ -90,7 +90,7 @@ class TrialContext:
     val_loader: Any = None
     seed: int = 0
     metrics: Any = None
-    grad_clip: float | None = None
+    grad_clip: float | str | None = None
     loader_epoch: int | None = None
     optimizer_state: dict[str, Any] | None = None
     step_fn: Any = None

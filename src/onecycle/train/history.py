@@ -45,7 +45,7 @@ class History(JSONFile, format=_FORMAT, version=_VERSION, what="a onecycle histo
             the optimizer has no momentum-like hyper-parameter).
         records: per-epoch dicts (also reachable as ``history[i]``).
         meta: free-form dict (``"lr_find"``, ``"diverged"``, ``"stopped"``,
-            ``"skipped_steps"``, ``"replanned"``, ...).
+            ``"skipped_steps"``, ``"clipped_steps"``, ``"replanned"``, ...).
         fits: one dict per fit call covered by this history (``kind``, ``epochs``,
             ``start_epoch``, ``start_iteration``, ``config``, ``meta``).
 

@@ -9,7 +9,9 @@ fresh fit, or one continued from a checkpoint at any iteration). Per optimizer s
    of an epoch may be short, and then averages the micro-batches it has. Under DDP all
    but the last micro-batch of a group run under ``no_sync``, so gradients are
    all-reduced once per optimizer step, not once per micro-batch;
-2. the optimizer step (unscale, clip, step); the lr and momentum it used are recorded;
+2. the optimizer step (unscale, clip, step); the lr and momentum it used are recorded,
+   and steps the clip cut are counted in ``history.meta["clipped_steps"]`` (with
+   ``grad_clip="auto"`` the running median starts afresh when a fit resumes);
 3. the schedule advances -- unless fp16's GradScaler skipped the step for inf/NaN
    gradients, so the LR never runs ahead of the optimizer (skips are counted in
    ``history.meta["skipped_steps"]``);
@@ -129,6 +131,7 @@ class FitLoop:
         self.epoch = self.batch = self.step = 0
         self.loss_sum, self.nb, self.elapsed, self.t_epoch = 0.0, 0, 0.0, 0.0
         self.skipped = int(history.meta.get("skipped_steps", 0))
+        self.clipped = int(history.meta.get("clipped_steps", 0))
         self.rng_epoch_start: dict[str, Any] | None = None
         if start is not None:
             self._resume_position(start.fit)
@@ -338,6 +341,9 @@ class FitLoop:
         else:
             self.skipped += 1
             hist.meta["skipped_steps"] = self.skipped
+        if report.clipped:
+            self.clipped += 1
+            hist.meta["clipped_steps"] = self.clipped
         dist = t.dist
         lv = loss.item() if not dist.active else dist.mean_loss(loss)
         if micro != 1:

@@ -30,7 +30,7 @@ from .. import _validate as check
 from .._threads import check_threads
 from ..hyper import adapter_for, supports_momentum, validate_hyper
 from ..progress import progress_mode
-from ..step import AMP_MODES, Numerics, StepFn, resolve_device
+from ..step import AMP_MODES, Numerics, StepFn, check_grad_clip, resolve_device
 from .callbacks import Callback, DivergenceGuard
 
 __all__ = [
@@ -140,7 +140,9 @@ class TrainerOptions:
         eval_fn: the same contract for validation (default: ``step_fn``), run under
             ``torch.no_grad()``; metrics see its outputs and targets.
         accumulation_steps: micro-batches averaged into one optimizer step.
-        grad_clip: clip the global gradient norm to this value (``None``: no clipping).
+        grad_clip: clip the global gradient norm to this value; ``"auto"``: only a step
+            whose norm spikes above 3x its recent median (:mod:`onecycle.adaptive_clip`;
+            not applied in range tests); ``None``: no clipping.
         amp: ``None``, ``"bf16"`` or ``"fp16"`` (with a GradScaler; a step it skips for
             inf gradients does not advance the schedule). Both work on CPU and CUDA.
         device: ``"cpu"`` (default), ``"cuda"``, ``"cuda:1"``, ...; the model is moved.
@@ -167,7 +169,7 @@ class TrainerOptions:
     step_fn: StepFn | None = None
     eval_fn: StepFn | None = None
     accumulation_steps: int = 1
-    grad_clip: float | None = None
+    grad_clip: float | str | None = None
     amp: str | None = None
     device: str | torch.device | None = None
     threads: int | None = None
@@ -186,8 +188,7 @@ class TrainerOptions:
                 check.function(name, value, f"{name}(model, batch) -> loss")
         put(self, "accumulation_steps", check.integer("accumulation_steps",
                                                       self.accumulation_steps, least=1))
-        if self.grad_clip is not None:
-            put(self, "grad_clip", _grad_clip(self.grad_clip))
+        put(self, "grad_clip", check_grad_clip(self.grad_clip))
         check.choice("amp", self.amp, AMP_MODES)
         put(self, "device", resolve_device("cpu" if self.device is None else self.device))
         put(self, "threads", check_threads(self.threads))
@@ -226,13 +227,6 @@ class TrainerOptions:
         return Numerics(amp=self.amp, grad_clip=self.grad_clip,
                         accumulation_steps=self.accumulation_steps,
                         device=self.device)  # type: ignore[arg-type]
-
-
-def _grad_clip(value: Any) -> float:
-    try:
-        return check.positive("grad_clip", value)
-    except ValueError:
-        raise ValueError(f"grad_clip must be a positive number or None, got {value!r}") from None
 
 
 def _callbacks(callbacks: Any) -> tuple[Callback, ...]:

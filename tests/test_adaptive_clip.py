@@ -1,0 +1,160 @@
+"""grad_clip="auto": the spike cap's rule (properties), the optimizer step that applies
+it, the Trainer's count of cut steps, and the range test that leaves it out."""
+
+from __future__ import annotations
+
+import math
+import statistics
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from onecycle import Trainer, config
+from onecycle.adaptive_clip import FACTOR, MIN_HISTORY, WINDOW, AdaptiveClip
+from onecycle.step import Numerics, OptimizerStep
+
+norms = st.lists(st.one_of(st.floats(1e-6, 1e6), st.sampled_from([math.inf, math.nan])),
+                 min_size=1, max_size=200)
+
+
+@settings(max_examples=200, deadline=None)
+@given(seq=norms, factor=st.floats(1.1, 10.0), window=st.integers(1, 60),
+       least=st.integers(1, 20))
+def test_the_cap_is_factor_times_the_median_of_the_recent_finite_norms(seq, factor, window,
+                                                                       least):
+    clip = AdaptiveClip(factor=factor, window=window, min_history=least)
+    seen: list[float] = []
+    cut = 0
+    for g in seq:
+        got = clip.cap(g)
+        if not math.isfinite(g):
+            assert got is None  # neither clipped nor recorded
+            continue
+        recent = seen[-window:]
+        expected = None
+        if len(recent) >= least and g > factor * statistics.median(recent):
+            expected = factor * statistics.median(recent)
+        if expected is None:
+            assert got is None
+        else:
+            cut += 1
+            assert got == pytest.approx(expected) and got < g
+        seen.append(g)  # the norm before clipping is what the median follows
+    assert clip.clipped == cut
+
+
+@settings(max_examples=100, deadline=None)
+@given(level=st.floats(1e-4, 1e4), wobble=st.lists(st.floats(0.5, 2.0), min_size=1,
+                                                    max_size=300))
+def test_steady_training_is_never_clipped(level, wobble):
+    """Norms within 2x of each other (a factor 4 apart at most) stay under 3x their
+    median: the default rule leaves such a run alone."""
+    clip = AdaptiveClip()
+    assert all(clip.cap(level * w) is None for w in wobble)
+
+
+def test_defaults_and_bad_settings():
+    assert (FACTOR, WINDOW, MIN_HISTORY) == (3.0, 50, 10)
+    with pytest.raises(ValueError, match=r"factor must be > 1"):
+        AdaptiveClip(factor=1.0)
+    with pytest.raises(ValueError, match="window"):
+        AdaptiveClip(window=0)
+    with pytest.raises(TypeError, match="min_history"):
+        AdaptiveClip(min_history=2.5)
+
+
+def _spike_step(clip) -> tuple[list[float], list[bool], list[torch.Tensor]]:
+    """Twelve plain SGD steps (lr 1, no momentum) of a linear model whose gradient does
+    not depend on the weights; the twelfth one's loss is 100x larger."""
+    torch.manual_seed(0)
+    model = torch.nn.Linear(3, 1, bias=False)
+    opt = torch.optim.SGD(model.parameters(), lr=1.0)
+    runner = OptimizerStep(model, opt, Numerics(grad_clip=clip))
+    x = torch.tensor([[1.0, 2.0, 2.0]])  # d(sum)/dw = x: norm 3 every step
+    out, cut, deltas = [], [], []
+    for i in range(12):
+        before = model.weight.detach().clone()
+        runner.backward((100.0 if i == 11 else 1.0) * model(x).sum())
+        rep = runner.step()
+        out.append(rep.grad_norm)
+        cut.append(rep.clipped)
+        deltas.append(model.weight.detach() - before)
+    return out, cut, deltas
+
+
+def test_the_step_cuts_only_the_spike_to_three_times_the_median():
+    got, cut, deltas = _spike_step("auto")
+    assert got[:11] == pytest.approx([3.0] * 11) and got[11] == pytest.approx(300.0)
+    assert cut == [False] * 11 + [True]
+    # the spike's update is the gradient scaled to 3 x median(3, ...) = 9
+    assert float(deltas[11].norm()) == pytest.approx(9.0, rel=1e-4)
+    assert float(deltas[10].norm()) == pytest.approx(3.0, rel=1e-4)
+    # a fixed clip reports its cuts the same way
+    _, fixed_cut, fixed = _spike_step(5.0)
+    assert fixed_cut == [False] * 11 + [True] and float(fixed[11].norm()) == pytest.approx(5.0)
+
+
+def _data(spike: bool):
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(160, 4, generator=g)
+    y = x @ torch.tensor([1.0, -2.0, 0.5, 0.0]) + 0.1 * torch.randn(160, generator=g)
+    if spike:
+        y[150:] *= 1e3  # the last batch of every epoch: a spike in the loss and gradient
+    ds = torch.utils.data.TensorDataset(x, y[:, None])
+    return torch.utils.data.DataLoader(ds, batch_size=10)
+
+
+def _fit(clip, spike: bool, epochs: int = 2):
+    torch.manual_seed(0)
+    model = torch.nn.Linear(4, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    t = Trainer(model, torch.nn.functional.mse_loss, opt, _data(spike), grad_clip=clip,
+                progress=False, seed=0, divergence_guard=False)
+    hist = t.fit_one_cycle(epochs, max_lr=0.05)
+    return model, hist
+
+
+def test_a_fit_counts_the_steps_the_adaptive_clip_cut():
+    model, hist = _fit("auto", spike=True)
+    assert hist.meta["clipped_steps"] == 2  # one spiking batch per epoch
+    plain_model, plain = _fit(None, spike=True)
+    assert "clipped_steps" not in plain.meta
+    assert not torch.allclose(model.weight, plain_model.weight)
+
+
+def test_steady_training_is_the_same_with_and_without_the_adaptive_clip():
+    a, ha = _fit("auto", spike=False)
+    b, _ = _fit(None, spike=False)
+    assert "clipped_steps" not in ha.meta
+    assert torch.equal(a.weight, b.weight) and torch.equal(a.bias, b.bias)
+
+
+def test_the_range_test_leaves_the_adaptive_clip_out():
+    """The sweep must see the loss blow up: with "auto" it is the unclipped curve."""
+    curves = []
+    for clip in ("auto", None, 1.0):
+        torch.manual_seed(0)
+        model = torch.nn.Linear(4, 1)
+        opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+        t = Trainer(model, torch.nn.functional.mse_loss, opt, _data(True), grad_clip=clip,
+                    progress=False, seed=0)
+        curves.append(t.lr_find(num_iter=30, end_lr=1.0, progress=False))
+    auto, plain, fixed = curves
+    assert list(auto.losses) == list(plain.losses) and len(auto.grad_norms) == 0
+    assert list(fixed.losses) != list(plain.losses) and len(fixed.grad_norms) > 0
+
+
+@pytest.mark.parametrize("bad, kind", [("bogus", TypeError), (-1.0, ValueError),
+                                       (math.nan, ValueError)])
+def test_bad_grad_clip_values_name_the_argument_and_auto(bad, kind):
+    with pytest.raises(kind, match=r"grad_clip must be a number > 0, 'auto' or None"):
+        Numerics(grad_clip=bad)
+
+
+def test_a_config_file_accepts_auto_and_refuses_other_words():
+    assert config.RunConfig.from_dict({"grad_clip": "auto"}).grad_clip == "auto"
+    assert config.RunConfig.from_dict({"grad_clip": 2}).grad_clip == 2.0
+    with pytest.raises(config.ConfigError, match=r"grad_clip.*a number > 0 or 'auto'"):
+        config.RunConfig.from_dict({"grad_clip": "sometimes"})
