@@ -50,13 +50,12 @@ def test_suggestions_floor_counts_the_grid_best_against_each_seeds_own_best() ->
     # seed 0: the best LR is its best too; seed 1: another LR beat it by > margin;
     # seed 2: by less than the margin
     grid = {"0.1": [97.0, 95.0, 96.0], "0.3": [96.0, 95.0 + 2 * margin, 96.0 + margin / 2]}
-    data = {"rows": [{"setting": "lenet-mnist", "budget": 1, "kind": "grid",
-                      "best_lr": 0.1, "grid": grid}]}
-    rows = [{"setting": "lenet-mnist", "unit": "accuracy", "value": 95.0}]
-    assert "fails the same rule on 1/3 " in suggestions._floor_line(data, rows)
+    row = {"setting": "lenet-mnist", "budget": 1, "kind": "grid", "best_lr": 0.1,
+           "grid": grid, "higher_is_better": True}
+    assert "fails the same rule on 1/3 " in suggestions._floor_line({"rows": [row]})
     # lower is better (bpc): the same numbers now count against the other direction
-    rows = [{"setting": "lenet-mnist", "unit": "bpc", "value": 1.0}]
-    assert "on 1/3 " in suggestions._floor_line(data, rows)  # seed 0: 96 < 97 by 1 > margin
+    row["higher_is_better"] = False
+    assert "on 1/3 " in suggestions._floor_line({"rows": [row]})  # seed 0: 96 < 97 by 1
 
 
 def test_suite_cache_sums_the_run_time_of_every_trial_asked_for(tmp_path: Path) -> None:
@@ -77,3 +76,37 @@ def test_suite_cache_sums_the_run_time_of_every_trial_asked_for(tmp_path: Path) 
     again = pool.Cache(path)  # the new record's time survives a reload
     again.asked.add(pool.key({"a": 3}))
     assert again.spent()["unrecorded"] == 0 and again.spent()["seconds"] < 10.0
+
+
+def test_superconvergence_sums_trial_time_only_when_every_dataset_recorded_it() -> None:
+    """Its result file merges datasets run in different invocations: the summed cost is
+    given only when each one recorded its own, never a partial sum."""
+    from benchmarks.suite import superconvergence as sc
+
+    a = {"trial_time": {"trials": 4, "seconds": 30.0, "unrecorded": 1}}
+    b = {"trial_time": {"trials": 2, "seconds": 12.5, "unrecorded": 0}}
+    assert sc._summed_trial_time([a, b]) == {"trials": 6, "seconds": 42.5, "unrecorded": 1}
+    assert sc._summed_trial_time([a, {"wall_s": 3.0}]) is None
+    assert sc._summed_trial_time([]) is None
+
+
+def test_suggestions_judges_the_clipped_pick_by_the_rule_written_before_its_runs() -> None:
+    """``auto+budget+clip`` must fail less often than ``auto+budget`` on the held-out part
+    at no higher regret; its trials are keyed apart, the unclipped ones as before."""
+    from benchmarks.suite import suggestions as sg
+
+    s = sg.SETTINGS["lenet-mnist"]
+    plain = sg._train_key(s, 1, 0, 0.1)
+    assert "grad_clip" not in plain and sg._train_key(s, 1, 0, 0.1, "auto") == {
+        **plain, "grad_clip": "auto"}
+
+    def stats(fails: int, regret: float) -> dict:
+        return {"n": 10, "fails": fails, "norm_regret": regret, "collapses": 0}
+
+    for (cf, cr), verdict in [((2, 0.5), "met"), ((2, 0.9), "missed"), ((4, 0.1), "missed")]:
+        table = {("whole suite", sg.CLIPPED): stats(cf, cr),
+                 ("held-out part", sg.CLIPPED): stats(cf, cr),
+                 ("held-out part", "auto+budget"): stats(4, 0.8)}
+        rows = sg._clipped_rows(table, "auto+budget", "suggestions")
+        assert rows[1].verdict == verdict, (cf, cr)
+    assert sg._clipped_rows({}, "auto+budget", "suggestions") == []

@@ -229,7 +229,16 @@ def run_dataset(dataset: str, quick: bool, workers: int, say: Callable[[str], No
     b = _data(dataset, quick)
     return {**p, "dataset": dataset, "n_train": len(b.train), "n_test": len(b.test),
             "steps_per_epoch": len(workload.loaders(b, BATCH, 0)[0]), "results": R,
-            "wall_s": time.perf_counter() - t0}
+            "wall_s": time.perf_counter() - t0, "trial_time": r.cache.spent()}
+
+
+def _summed_trial_time(datasets: Any) -> dict[str, Any] | None:
+    """The trials' run time over every dataset (None when one was run before it was
+    recorded: a partial sum would understate the cost)."""
+    spent = [d.get("trial_time") for d in datasets]
+    if not spent or any(t is None for t in spent):
+        return None
+    return {k: sum(t[k] for t in spent) for k in ("trials", "seconds", "unrecorded")}
 
 
 def run(quick: bool, workers: int, say: Callable[[str], None],
@@ -243,6 +252,7 @@ def run(quick: bool, workers: int, say: Callable[[str], None],
         datasets[n] = run_dataset(n, quick, workers, say)
         plot(datasets[n], core.results_dir(quick) / f"{NAME}_{n}.png")
     data = {"quick": quick, "datasets": {n: datasets[n] for n in DATASETS if n in datasets}}
+    data["trial_time"] = _summed_trial_time(data["datasets"].values())
     core.save(NAME, data, quick=quick, started=t0)
     return data
 

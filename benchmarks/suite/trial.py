@@ -102,7 +102,8 @@ def _torch_lr_finder(s: Setting, seed: int, start: float, end: float) -> float |
 
 
 def train(trial: dict[str, Any]) -> dict[str, Any]:
-    """Train one 1cycle run (``trial["lr"]`` peak, ``trial["budget"]`` epochs) and score
+    """Train one 1cycle run (``trial["lr"]`` peak, ``trial["budget"]`` epochs; the
+    Trainer's ``grad_clip`` from ``trial["grad_clip"]``, unclipped without it) and score
     the test split with the task's headline."""
     from onecycle import Trainer
 
@@ -110,7 +111,8 @@ def train(trial: dict[str, Any]) -> dict[str, Any]:
     lr = float(trial["lr"])
     model, opt, train_loader, test, task = build(s, trial["seed"], lr / 10)
     trainer = Trainer(model, task.loss_fn, opt, train_loader, step_fn=task.step_fn,
-                      metrics=dict(task.metrics), progress=False, seed=trial["seed"])
+                      metrics=dict(task.metrics), progress=False, seed=trial["seed"],
+                      grad_clip=trial.get("grad_clip"))
     t0 = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -120,7 +122,8 @@ def train(trial: dict[str, Any]) -> dict[str, Any]:
     loss = ev.pop("loss")
     score = task.score(loss, ev)
     return {"headline": _finite(score), "loss": _finite(loss), "time": wall,
-            "diverged": bool(hist.meta.get("diverged")), "steps": hist.iterations}
+            "diverged": bool(hist.meta.get("diverged")), "steps": hist.iterations,
+            "clipped_steps": int(hist.meta.get("clipped_steps", 0))}
 
 
 def _finite(v: Any) -> float | None:
