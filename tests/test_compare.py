@@ -331,6 +331,31 @@ def test_cli_compare_refuses_bad_values(capsys):
     assert main(["compare", "--budgets", "0"]) == 2
     assert main(["compare", "--alternatives", "cosine"]) == 2
     assert "invalid choice" in capsys.readouterr().err
+    assert main(["compare", "--grad-clip", "sometimes"]) == 2
+    assert "--grad-clip: expected a number > 0 or 'auto'" in capsys.readouterr().err
+
+
+def test_grad_clip_reaches_every_run_ours_and_the_alternatives(monkeypatch):
+    """A comparison trains every schedule under the user's clipping, the range test
+    included (which leaves ``"auto"`` out by itself)."""
+    from onecycle.compare import run as run_mod
+
+    seen = []
+    real = run_mod.Trainer
+
+    def spy(*args, **kw):
+        trainer = real(*args, **kw)
+        seen.append(trainer.options.grad_clip)
+        return trainer
+
+    monkeypatch.setattr(run_mod, "Trainer", spy)
+    rep = oc.compare(model, loaders, functools.partial(torch.optim.SGD, lr=0.01, momentum=0.9),
+                     budgets=[1], seeds=[0], alternatives=["linear_decay"], grad_clip="auto",
+                     progress=False)
+    assert len(seen) >= 3 and set(seen) == {"auto"}  # range test, ours, linear decay
+    assert {r.alternative for r in rep.runs} >= {"ours", "linear_decay"}
+    with pytest.raises(TypeError, match="grad_clip must be a number > 0, 'auto' or None"):
+        CompareOptions(grad_clip="sometimes")
 
 
 def test_a_curve_without_a_pick_is_a_no_usable_lr_naming_the_seed():

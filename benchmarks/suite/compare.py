@@ -72,7 +72,8 @@ def _optimizer(s: Setting) -> Any:
 
 
 def run_trial(t: dict[str, Any]) -> dict[str, Any]:
-    """One ``onecycle.compare`` call: one setting, one seed, both budgets, one mode."""
+    """One ``onecycle.compare`` call: one setting, one seed, both budgets, one mode
+    (and ``t["grad_clip"]`` for every run when a study sets it; unclipped otherwise)."""
     from onecycle import models
     from onecycle.compare import run_compare
     from onecycle.finder import NoUsableLR
@@ -89,7 +90,7 @@ def run_trial(t: dict[str, Any]) -> dict[str, Any]:
                                  seeds=[t["seed"]], tune=t["tune"], batch_size=s.batch_size,
                                  lr_find_kw={"start_lr": start, "end_lr": end,
                                              "num_iter": 100},
-                                 progress=False, threads=1)
+                                 progress=False, threads=1, grad_clip=t.get("grad_clip"))
     except NoUsableLR as exc:  # a curve without a pick: reported, not a crash of the suite
         return {"error": str(exc)}
     return report.to_dict()

@@ -21,6 +21,7 @@ from typing import Any
 from .. import _validate as check
 from .._threads import check_threads
 from ..progress import progress_mode
+from ..step import check_grad_clip
 
 __all__ = ["CompareOptions", "TUNE", "DEFAULT_GRID"]
 
@@ -58,6 +59,8 @@ class CompareOptions:
         task, loss_fn, step_fn, metrics: override the dataset's task (a
             :class:`onecycle.tasks.Task` or its name; the Trainer's arguments).
         device, threads, progress: as for the Trainer (``progress``: one line per run).
+        grad_clip: the Trainer's gradient clipping for every run, ours and the
+            alternatives alike (a number, ``"auto"`` or ``None``).
         steps_dir: a folder where every finished range test and run is written the
             moment it ends (:mod:`onecycle.compare.store`); ``None``: kept in memory.
         resume: reuse what ``steps_dir`` holds from an interrupted comparison with the
@@ -79,6 +82,7 @@ class CompareOptions:
     device: Any = None
     threads: int | None = None
     progress: Any = None
+    grad_clip: float | str | None = None
     steps_dir: str | os.PathLike[str] | None = None
     resume: bool = False
 
@@ -108,6 +112,7 @@ class CompareOptions:
         if self.batch_size is not None:
             put(self, "batch_size", check.integer("batch_size", self.batch_size, least=1))
         put(self, "threads", check_threads(self.threads))
+        put(self, "grad_clip", check_grad_clip(self.grad_clip))
         progress_mode(self.progress)
 
     @classmethod

@@ -95,7 +95,8 @@ def _trainer(work: Workload, model: Any, optimizer: Any, s: _Seed, opts: Compare
     t = work.task
     return Trainer(model, t.loss_fn, optimizer, s.loaders[0], s.loaders[1], step_fn=t.step_fn,
                    metrics=dict(t.metrics) or None, seed=s.seed, progress=False,
-                   device=opts.device, threads=opts.threads, callbacks=callbacks or [])
+                   device=opts.device, threads=opts.threads, grad_clip=opts.grad_clip,
+                   callbacks=callbacks or [])
 
 
 def _range_test(work: Workload, s: _Seed, opts: CompareOptions) -> tuple[dict[int, LRPick], dict]:
