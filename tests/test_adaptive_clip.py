@@ -153,8 +153,29 @@ def test_bad_grad_clip_values_name_the_argument_and_auto(bad, kind):
         Numerics(grad_clip=bad)
 
 
-def test_a_config_file_accepts_auto_and_refuses_other_words():
-    assert config.RunConfig.from_dict({"grad_clip": "auto"}).grad_clip == "auto"
+def test_a_config_file_clips_spikes_by_default_and_says_off_for_none():
+    """``onecycle run`` clips spikes unless told otherwise; TOML has no null, so "off"."""
+    assert config.RunConfig.from_dict({}).grad_clip == "auto"
+    assert config.RunConfig.from_dict({"grad_clip": "off"}).grad_clip is None
     assert config.RunConfig.from_dict({"grad_clip": 2}).grad_clip == 2.0
-    with pytest.raises(config.ConfigError, match=r"grad_clip.*a number > 0 or 'auto'"):
+    with pytest.raises(config.ConfigError, match=r"grad_clip.*a number > 0, 'auto' or 'off'"):
         config.RunConfig.from_dict({"grad_clip": "sometimes"})
+
+
+def test_the_report_says_how_many_steps_clipping_cut():
+    from types import SimpleNamespace as NS
+
+    from onecycle.report.summary import _clipping_note
+
+    def run(cut, steps=120):
+        meta = {"clipped_steps": cut} if cut else {}
+        return NS(history=NS(meta=meta, lr=[0.1] * steps))
+
+    facts = NS(config=NS(grad_clip="auto"), cycle=run(31), baseline=run(0))
+    note = _clipping_note(facts)
+    assert note.startswith("Gradient clipping cut 31 of the 120 steps of the 1cycle run:")
+    assert 'grad_clip = "auto"' in note and "baseline" not in note
+    facts = NS(config=NS(grad_clip=0.5), cycle=run(2), baseline=run(3, 60))
+    assert "2 of the 120 steps of the 1cycle run and 3 of the 60 steps of the baseline" \
+        in _clipping_note(facts) and "exceeded grad_clip = 0.5" in _clipping_note(facts)
+    assert _clipping_note(NS(config=NS(grad_clip="auto"), cycle=run(0), baseline=None)) is None

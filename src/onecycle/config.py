@@ -109,7 +109,7 @@ class ConfigError(ValueError):
 class _Spec:
     """How one key is checked: a kind, an optional range check and its description."""
 
-    kind: str  # "int" | "float" | "float|auto" | "str" | "bool" | "floats" | "pair" | "table"
+    kind: str  # "int" | "float" | "float|auto" (or "off") | "str" | "bool" | "floats" | "pair" | "table"
     allowed: str
     check: Callable[[Any], bool] | None = None
     optional: bool = False
@@ -230,6 +230,8 @@ def _coerce(key: str, value: Any, spec: _Spec) -> Any:
     elif kind == "float":
         out = _as_number(value)
     elif kind == "float|auto":
+        if value == "off":  # TOML has no null: the word for "no clipping"
+            return None
         out = value if value == "auto" else _as_number(value)
     elif kind == "str":
         out = value if isinstance(value, str) else None
@@ -527,9 +529,9 @@ class RunConfig:
     device: str | None = _f(None, "str", "a torch device such as 'cpu' or 'cuda'",
                             optional=True, help="torch device (default: cuda if available, else cpu)")
     grad_clip: float | str | None = _f(
-        None, "float|auto", "a number > 0 or 'auto'", lambda v: v == "auto" or _pos(v),
-        optional=True, help="clip the gradient norm to this, or 'auto': only where it "
-        "spikes above 3x its recent median (default: no clipping)")
+        "auto", "float|auto", "a number > 0, 'auto' or 'off'", lambda v: v == "auto" or _pos(v),
+        optional=True, help="'auto': clip only a step whose gradient norm spikes above 3x "
+        "its recent median (docs/training.md); a number: clip every step to it; 'off'")
     threads: int | None = _f(None, "int", "an integer >= 1", lambda v: v >= 1, optional=True,
                              help="torch CPU threads (default: 1 for small models, "
                              "else torch's default)")

@@ -208,7 +208,24 @@ def _notes(facts: RunFacts) -> list[str]:
     for label, run in (("1cycle run", facts.cycle), ("baseline", facts.baseline)):
         if run is not None and run.diverged is not None:
             notes.append(f"The {label} diverged: {run.diverged}")
-    return notes
+    clipped = _clipping_note(facts)
+    return notes + ([clipped] if clipped else [])
+
+
+def _clipping_note(facts: RunFacts) -> str | None:
+    """How many steps gradient clipping cut in each run, when it cut any."""
+    parts = []
+    for label, run in (("1cycle run", facts.cycle), ("baseline", facts.baseline)):
+        hist = getattr(run, "history", None)
+        cut = int((getattr(hist, "meta", None) or {}).get("clipped_steps", 0) or 0)
+        if cut:
+            parts.append(f"{cut} of the {len(hist.lr)} steps of the {label}")
+    if not parts:
+        return None
+    rule = facts.config.grad_clip
+    how = ("spiked above 3x the median of their recent norms (grad_clip = \"auto\")"
+           if rule == "auto" else f"exceeded grad_clip = {rule:g}")
+    return f"Gradient clipping cut {' and '.join(parts)}: their gradient norm {how}."
 
 
 def summarize(facts: RunFacts) -> dict[str, Any]:

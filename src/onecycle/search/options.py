@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from .._validate import choice, function, integer, nonnegative, positive, seed
+from ..step import check_grad_clip
 
 __all__ = ["SearchOptions", "take_options", "refuse_leftovers", "LR_FIND_SET_BY_SEARCH"]
 
@@ -134,8 +135,7 @@ class SearchOptions:
         choice("budget_style", self.budget_style, ("smith", "fastai", "torch"))
         if self.max_lr is not None:
             set_(self, "max_lr", positive("max_lr", self.max_lr))
-        if self.grad_clip is not None:
-            set_(self, "grad_clip", positive("grad_clip", self.grad_clip))
+        set_(self, "grad_clip", check_grad_clip(self.grad_clip))
         if self.select is not None and not isinstance(self.select, str):
             raise TypeError(f"select must be a record key such as 'val_loss', got {self.select!r}")
         set_(self, "seed", seed("seed", self.seed))
