@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from onecycle import Trainer, config
 from onecycle.adaptive_clip import FACTOR, MIN_HISTORY, WINDOW, AdaptiveClip
 from onecycle.step import Numerics, OptimizerStep
+from onecycle.train import Callback
 
 norms = st.lists(st.one_of(st.floats(1e-6, 1e6), st.sampled_from([math.inf, math.nan])),
                  min_size=1, max_size=200)
@@ -158,6 +159,11 @@ def test_a_config_file_clips_spikes_by_default_and_says_off_for_none():
     assert config.RunConfig.from_dict({}).grad_clip == "auto"
     assert config.RunConfig.from_dict({"grad_clip": "off"}).grad_clip is None
     assert config.RunConfig.from_dict({"grad_clip": 2}).grad_clip == 2.0
+    for value in ("off", "auto", 0.5):  # the config.toml a run writes reruns the same way
+        cfg = config.RunConfig.from_dict({"grad_clip": value})
+        text = cfg.to_toml()
+        again = config.RunConfig.from_dict(config.parse_toml(text))
+        assert again.grad_clip == cfg.grad_clip, (value, text)
     with pytest.raises(config.ConfigError, match=r"grad_clip.*a number > 0, 'auto' or 'off'"):
         config.RunConfig.from_dict({"grad_clip": "sometimes"})
 
@@ -179,3 +185,89 @@ def test_the_report_says_how_many_steps_clipping_cut():
     assert "2 of the 120 steps of the 1cycle run and 3 of the 60 steps of the baseline" \
         in _clipping_note(facts) and "exceeded grad_clip = 0.5" in _clipping_note(facts)
     assert _clipping_note(NS(config=NS(grad_clip="auto"), cycle=run(0), baseline=None)) is None
+
+
+class _Crash(Callback):
+    """A callback that fails at one step (a crash in the middle of a fit)."""
+
+    def __init__(self, at: int) -> None:
+        self.at = at
+
+    def on_batch_end(self, trainer, step, loss):
+        if step == self.at:
+            raise RuntimeError("simulated crash")
+
+
+def _clipped_trainer(tmp_path, callbacks=()):
+    torch.manual_seed(0)
+    model = torch.nn.Linear(4, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    return Trainer(model, torch.nn.functional.mse_loss, opt, _data(True), grad_clip="auto",
+                   progress=False, seed=0, divergence_guard=False, checkpoint_dir=tmp_path,
+                   checkpoint_every=3, callbacks=list(callbacks))
+
+
+def test_a_resumed_fit_is_bit_identical_with_the_adaptive_clip(tmp_path):
+    """The running median is checkpointed: a crash at step 13 (only 13 norms known, the
+    next spike at step 15) resumes to exactly the uninterrupted run."""
+    ref = _clipped_trainer(tmp_path / "ref")
+    ref_hist = ref.fit_one_cycle(3, max_lr=0.05)
+    assert ref_hist.meta["clipped_steps"] == 3
+    crashed = _clipped_trainer(tmp_path / "run", callbacks=[_Crash(13)])
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        crashed.fit_one_cycle(3, max_lr=0.05)
+    again = _clipped_trainer(tmp_path / "run")
+    hist = again.fit_one_cycle(3, max_lr=0.05, resume=True)
+    assert hist.loss == ref_hist.loss and hist.meta["clipped_steps"] == 3
+    assert torch.equal(again.model.weight, ref.model.weight)
+    assert again.adaptive_clip.state_dict() == ref.adaptive_clip.state_dict()
+
+
+def test_a_checkpoint_with_a_malformed_clip_state_is_refused_whole(tmp_path):
+    from onecycle.train.checkpoint import load_checkpoint, save_checkpoint
+
+    t = _clipped_trainer(tmp_path / "a", callbacks=[_Crash(13)])
+    with pytest.raises(RuntimeError):
+        t.fit_one_cycle(3, max_lr=0.05)
+    payload = load_checkpoint(tmp_path / "a" / "last.pt")
+    payload["adaptive_clip"] = {"norms": [1.0, math.inf], "clipped": 0}
+    (tmp_path / "b").mkdir()
+    save_checkpoint(tmp_path / "b" / "last.pt", payload)
+    fresh = _clipped_trainer(tmp_path / "b")
+    before = fresh.model.weight.detach().clone()
+    with pytest.raises(ValueError, match="adaptive clip's norms must be at most 50 finite"):
+        fresh.fit_one_cycle(3, max_lr=0.05, resume=True)
+    assert torch.equal(fresh.model.weight, before)  # nothing was touched
+    assert fresh.adaptive_clip.state_dict() == {"norms": [], "clipped": 0}
+
+
+def test_the_clip_state_round_trips_and_zero_gradients_set_no_cap():
+    clip = AdaptiveClip()
+    for v in [0.0] * 12:
+        clip.cap(v)
+    assert clip.cap(1.0) is None  # a zero median is no scale to clip to
+    other = AdaptiveClip()
+    other.load_state_dict(clip.state_dict())
+    assert other.state_dict() == clip.state_dict()
+    with pytest.raises(ValueError, match="mapping with 'norms' and 'clipped'"):
+        other.load_state_dict({"norms": []})
+    with pytest.raises(ValueError, match="count must be an integer >= 0"):
+        other.load_state_dict({"norms": [], "clipped": -1})
+
+
+@pytest.mark.parametrize("flag, expected", [("off", None), ("auto", "auto"), ("0.5", 0.5),
+                                            (None, "auto")])
+def test_the_grad_clip_flag_sets_the_runs_clipping(flag, expected):
+    from onecycle.cli.flags import config_for
+    from onecycle.cli.parser import build_parser
+
+    argv = ["run"] + (["--grad-clip", flag] if flag else [])
+    assert config_for(build_parser().parse_args(argv)).grad_clip == expected
+
+
+def test_a_bad_grad_clip_flag_is_a_usage_error_naming_it(capsys):
+    from onecycle.cli import main
+
+    assert main(["run", "--grad-clip", "0"]) == 2
+    assert "--grad-clip: expected a number > 0, 'auto' or 'off', got '0'" in \
+        capsys.readouterr().err

@@ -332,7 +332,7 @@ def test_cli_compare_refuses_bad_values(capsys):
     assert main(["compare", "--alternatives", "cosine"]) == 2
     assert "invalid choice" in capsys.readouterr().err
     assert main(["compare", "--grad-clip", "sometimes"]) == 2
-    assert "--grad-clip: expected a number > 0 or 'auto'" in capsys.readouterr().err
+    assert "--grad-clip: expected a number > 0, 'auto' or 'off'" in capsys.readouterr().err
 
 
 def test_grad_clip_reaches_every_run_ours_and_the_alternatives(monkeypatch):

@@ -24,10 +24,12 @@ from __future__ import annotations
 import math
 import statistics
 from collections import deque
+from collections.abc import Mapping
+from typing import Any
 
 from . import _validate as check
 
-__all__ = ["AdaptiveClip", "FACTOR", "WINDOW", "MIN_HISTORY"]
+__all__ = ["AdaptiveClip", "check_state", "FACTOR", "WINDOW", "MIN_HISTORY"]
 
 #: a step's norm above this many times the recent median is scaled down to it
 FACTOR = 3.0
@@ -66,8 +68,49 @@ class AdaptiveClip:
         limit = None
         if len(self.norms) >= self.min_history:
             ceiling = self.factor * statistics.median(self.norms)
-            if norm > ceiling:
+            # a zero median (gradients that were all zero) sets no scale to clip to
+            if ceiling > 0.0 and norm > ceiling:
                 limit = ceiling
                 self.clipped += 1
         self.norms.append(float(norm))
         return limit
+
+    def state_dict(self) -> dict[str, Any]:
+        """The running state (for checkpoints): the recent norms and the count of cuts.
+
+        >>> clip = AdaptiveClip(); _ = clip.cap(2.0); clip.state_dict()
+        {'norms': [2.0], 'clipped': 0}
+        """
+        return {"norms": list(self.norms), "clipped": self.clipped}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Restore :meth:`state_dict`'s output, checked whole before anything changes (a
+        ``ValueError`` saying what is wrong).
+
+        >>> clip = AdaptiveClip(); clip.load_state_dict({"norms": [1.0, 3.0], "clipped": 1})
+        >>> list(clip.norms), clip.clipped
+        ([1.0, 3.0], 1)
+        """
+        norms, clipped = check_state(state, self.window)
+        self.norms = deque(norms, maxlen=self.window)
+        self.clipped = clipped
+
+
+def check_state(state: Any, window: int = WINDOW) -> tuple[list[float], int]:
+    """``(norms, clipped)`` of a saved :meth:`AdaptiveClip.state_dict`, or a ``ValueError``.
+
+    >>> check_state({"norms": [1.5], "clipped": 0})
+    ([1.5], 0)
+    """
+    if not isinstance(state, Mapping) or set(state) != {"norms", "clipped"}:
+        raise ValueError(f"the adaptive clip's state must be a mapping with 'norms' and "
+                         f"'clipped', got {state!r:.80}")
+    norms, clipped = state["norms"], state["clipped"]
+    if (not isinstance(norms, (list, tuple)) or len(norms) > window
+            or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                       and math.isfinite(v) and v >= 0 for v in norms)):
+        raise ValueError(f"the adaptive clip's norms must be at most {window} finite "
+                         f"numbers >= 0, got {norms!r:.80}")
+    if not isinstance(clipped, int) or isinstance(clipped, bool) or clipped < 0:
+        raise ValueError(f"the adaptive clip's count must be an integer >= 0, got {clipped!r}")
+    return [float(v) for v in norms], clipped

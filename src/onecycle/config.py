@@ -766,9 +766,11 @@ def to_toml(data: Mapping[str, Any], *, comments: bool = False,
         for k, v in d.items():
             if isinstance(v, Mapping):
                 continue
+            spec = sp.get(k) if sp else None
+            if v is None and isinstance(spec, _Spec) and spec.kind == "float|auto":
+                v = "off"  # the key's default is not None: None must be written out
             if v is None:
                 if comments:
-                    spec = sp.get(k) if sp else None
                     note = f": {spec.help}" if isinstance(spec, _Spec) and spec.help else ""
                     lines.append(f"# {_toml_key(k)} is not set{note}")
                 continue

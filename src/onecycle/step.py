@@ -309,7 +309,7 @@ def check_grad_clip(value: Any) -> float | str | None:
     >>> check_grad_clip(1), check_grad_clip("auto"), check_grad_clip(None)
     (1.0, 'auto', None)
     """
-    if value is None or value == "auto":
+    if value is None or (isinstance(value, str) and value == "auto"):
         return value
     try:
         return check.positive("grad_clip", value)
@@ -359,7 +359,8 @@ class OptimizerStep:
     they stay readable after ``step()`` (a callback may log them) and never leak into
     the next step. ``step()`` unscales, clips and steps, and returns a
     :class:`StepReport`. ``scaler`` replaces the fp16 ``GradScaler`` (tests use it to
-    force a skipped step).
+    force a skipped step); ``adaptive`` is the running state of ``grad_clip="auto"``
+    (the Trainer keeps one across fits and checkpoints; default: a fresh one).
 
     >>> model = torch.nn.Linear(2, 1); opt = torch.optim.SGD(model.parameters(), lr=0.1)
     >>> runner = OptimizerStep(model, opt, Numerics(grad_clip=1.0))
@@ -368,12 +369,15 @@ class OptimizerStep:
     """
 
     def __init__(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
-                 numerics: Numerics, *, scaler: Any = None, device: torch.device | None = None):
+                 numerics: Numerics, *, scaler: Any = None, device: torch.device | None = None,
+                 adaptive: AdaptiveClip | None = None):
         self.optimizer = optimizer
         self.numerics = numerics
         self.k = numerics.accumulation_steps
         self.clip = numerics.grad_clip
-        self.adaptive = AdaptiveClip() if self.clip == "auto" else None
+        self.adaptive = None
+        if self.clip == "auto":
+            self.adaptive = adaptive if adaptive is not None else AdaptiveClip()
         self.params = [p for p in model.parameters() if p.requires_grad] if self.clip else []
         if scaler is None and numerics.amp == "fp16":
             dev = device or numerics.device or model_device(model)
@@ -423,12 +427,13 @@ class OptimizerStep:
         were cut."""
         if self.adaptive is None:
             norm = float(torch.nn.utils.clip_grad_norm_(self.params, self.clip))
-            return norm, norm > self.clip  # type: ignore[operator]
+            return norm, math.isfinite(norm) and norm > self.clip  # type: ignore[operator]
         grads = [p.grad for p in self.params if p.grad is not None]
         if not grads:
             return 0.0, False
+        first = grads[0].device  # a model split over devices: the norms meet on one
         norm = float(torch.linalg.vector_norm(
-            torch.stack([torch.linalg.vector_norm(g.detach()) for g in grads])))
+            torch.stack([torch.linalg.vector_norm(g.detach()).to(first) for g in grads])))
         cap = self.adaptive.cap(norm)
         if cap is None:
             return norm, False

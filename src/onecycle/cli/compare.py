@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .. import _validate as check
-from .parser import arg_type
+from .parser import arg_type, grad_clip_flag
 
 __all__ = ["add_parser", "cmd_compare"]
 
@@ -33,16 +33,6 @@ _seed = arg_type(int, check.seed, f"an integer in [0, {check.MAX_SEED}]")
 _pos_float = arg_type(float, check.positive, "a number > 0")
 _nonneg_float = arg_type(float, check.nonnegative, "a number >= 0")
 
-
-def _grad_clip(text: str) -> float | str:
-    """``--grad-clip``: ``auto`` or a number > 0 (a usage error otherwise)."""
-    if text == "auto":
-        return text
-    try:
-        return check.positive("--grad-clip", float(text))
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected a number > 0 or 'auto', got {text!r}") from None
 
 _EPILOG = """\
 examples:
@@ -95,9 +85,9 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
                    "rule (every grid run's time counted)")
     g.add_argument("--max-lr", type=_pos_float, metavar="LR",
                    help="compare at this peak LR instead of the range test's")
-    g.add_argument("--grad-clip", type=_grad_clip, metavar="NORM|auto",
-                   help="clip every run's gradient norm to NORM, or 'auto': only a step "
-                   "that spikes above 3x its recent median (default: no clipping)")
+    g.add_argument("--grad-clip", type=grad_clip_flag, metavar="NORM|auto|off",
+                   help="every run's gradient clipping: NORM clips each step to it, 'auto' "
+                   "only a step that spikes above 3x its recent median (default: off)")
     g.add_argument("--num-iter", type=_pos_int, metavar="N",
                    help="range test iterations (default 100)")
     g = p.add_argument_group("output")
@@ -146,7 +136,7 @@ def cmd_compare(args: argparse.Namespace, argv: Sequence[str]) -> int:
                           "threads": _threads(args, bundle),
                           "progress": False if args.quiet else "lines",
                           "steps_dir": out / "steps", "resume": args.resume,
-                          "grad_clip": args.grad_clip}
+                          "grad_clip": None if args.grad_clip == "off" else args.grad_clip}
     if args.num_iter is not None:
         kw["lr_find_kw"] = {"num_iter": args.num_iter}
     from .. import data

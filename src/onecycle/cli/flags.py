@@ -34,7 +34,7 @@ _KEYS = {
     "style": "schedule.style", "optimizer": "optimizer.name",
     "start_lr": "finder.start_lr", "end_lr": "finder.end_lr",
     "num_iter": "finder.num_iter", "method": "finder.method",
-    "baseline": "baseline.enabled", "baseline_lr": "baseline.lr",
+    "baseline": "baseline.enabled", "baseline_lr": "baseline.lr", "grad_clip": "grad_clip",
 }
 
 

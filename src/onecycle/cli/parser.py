@@ -19,7 +19,7 @@ from .. import _validate as check
 from .commands import cmd_find_lr, cmd_fit, cmd_plot_schedule, cmd_run
 from .searches import SEARCHES, cmd_search
 
-__all__ = ["build_parser", "PROG", "DESCRIPTION", "EPILOG", "arg_type"]
+__all__ = ["build_parser", "PROG", "DESCRIPTION", "EPILOG", "arg_type", "grad_clip_flag"]
 
 PROG = "onecycle"
 
@@ -125,6 +125,22 @@ class _Formatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaults
         return h + " (default: %(default)s)"
 
 
+def grad_clip_flag(text: str) -> float | str:
+    """``--grad-clip``: ``auto``, ``off`` or a number > 0 (a usage error naming the flag
+    otherwise; the configuration turns ``off`` into no clipping).
+
+    >>> grad_clip_flag("auto"), grad_clip_flag("0.5")
+    ('auto', 0.5)
+    """
+    if text in ("auto", "off"):
+        return text
+    try:
+        return check.positive("--grad-clip", float(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a number > 0, 'auto' or 'off', got {text!r}") from None
+
+
 # ---------------------------------------------------------------------------
 # option groups
 
@@ -151,6 +167,9 @@ def _add_common(p: argparse.ArgumentParser, *, out_default: str) -> None:
                    "(default: cuda when available)")
     g.add_argument("--threads", type=_pos_int, metavar="N",
                    help="torch CPU threads (default: 1 for small models, else torch's)")
+    g.add_argument("--grad-clip", type=grad_clip_flag, metavar="NORM|auto|off",
+                   help="gradient clipping: 'auto' (default) cuts only a step whose norm "
+                   "spikes above 3x its recent median, NORM clips every step to it, 'off'")
     g.add_argument("--quiet", "-q", action="store_true", default=None,
                    help="print nothing but errors (no progress)")
     g.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,

@@ -11,7 +11,8 @@ fresh fit, or one continued from a checkpoint at any iteration). Per optimizer s
    all-reduced once per optimizer step, not once per micro-batch;
 2. the optimizer step (unscale, clip, step); the lr and momentum it used are recorded,
    and steps the clip cut are counted in ``history.meta["clipped_steps"]`` (with
-   ``grad_clip="auto"`` the running median starts afresh when a fit resumes);
+   ``grad_clip="auto"`` the running median is the trainer's, kept across fits and in
+   checkpoints);
 3. the schedule advances -- unless fp16's GradScaler skipped the step for inf/NaN
    gradients, so the LR never runs ahead of the optimizer (skips are counted in
    ``history.meta["skipped_steps"]``);
@@ -164,7 +165,8 @@ class FitLoop:
         set_train_mode(t.optimizer)  # schedule-free: steps are taken from its y sequence
         self.step_fn = resolve_step(t.loss_fn, t.step_fn)
         self.source = "step_fn" if t.step_fn is not None else "loss_fn"
-        self.runner = OptimizerStep(model, t.optimizer, t.numerics, scaler=t.scaler)
+        self.runner = OptimizerStep(model, t.optimizer, t.numerics, scaler=t.scaler,
+                                    adaptive=t.adaptive_clip)
         self.read_momentum = momentum_reader(t.optimizer)
         hooks = {name: [getattr(cb, name) for cb in t.callbacks if overridden_hooks(cb, name)]
                  for name in HOOKS}

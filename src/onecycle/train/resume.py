@@ -43,6 +43,7 @@ import torch
 
 from .._io import remove_stale_temporaries
 from .._plain import to_plain
+from ..adaptive_clip import check_state
 from ..schedule import schedule_from_dict
 from .checkpoint import (
     CheckpointError,
@@ -274,8 +275,8 @@ class Resumer:
     >>> t = Trainer(m, torch.nn.functional.cross_entropy,
     ...             torch.optim.SGD(m.parameters(), lr=0.1), [(torch.ones(1, 2),
     ...             torch.tensor([0]))], progress=False)
-    >>> sorted(t.resumer.state_dict())[:4]
-    ['fit', 'format', 'history', 'model']
+    >>> sorted(t.resumer.state_dict())[:5]
+    ['adaptive_clip', 'fit', 'format', 'history', 'model']
     """
 
     def __init__(self, trainer: Trainer) -> None:
@@ -294,6 +295,7 @@ class Resumer:
             "optimizer": t.optimizer.state_dict(),
             "optimizer_type": type(t.optimizer).__name__,
             "scaler": None if t.scaler is None else t.scaler.state_dict(),
+            "adaptive_clip": None if t.adaptive_clip is None else t.adaptive_clip.state_dict(),
             "rng": rng,
             "world_size": t.dist.world_size,
             "history": t.history.to_dict(),
@@ -321,6 +323,11 @@ class Resumer:
         scaler = p.get("scaler")
         if scaler is not None and not (isinstance(scaler, Mapping) and scaler):
             raise _fail(path, "the GradScaler state is malformed")
+        if p.get("adaptive_clip") is not None:
+            try:
+                check_state(p["adaptive_clip"])
+            except ValueError as exc:
+                raise _fail(path, str(exc)) from None
         if "rng" not in p:
             raise _fail(path, "the checkpoint has no RNG state")
         _check_rng(p["rng"], path)
@@ -340,6 +347,8 @@ class Resumer:
             raise _fail(ck.path, f"checkpoint model does not match this model: {exc}") from exc
         if t.scaler is not None and ck.payload.get("scaler") is not None:
             t.scaler.load_state_dict(ck.payload["scaler"])
+        if t.adaptive_clip is not None and ck.payload.get("adaptive_clip") is not None:
+            t.adaptive_clip.load_state_dict(ck.payload["adaptive_clip"])
         t.history = ck.history.copy()
 
     def load_optimizer(self, ck: TrainerCheckpoint) -> None:

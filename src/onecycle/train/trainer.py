@@ -36,6 +36,7 @@ from .._io import WriteError, check_writable_dir
 from .._plain import to_plain
 from .._rng import seed_everything
 from .._threads import torch_threads
+from ..adaptive_clip import AdaptiveClip
 from ..hyper import get_hyper, supports_momentum, validate_hyper
 from ..progress import progress_mode
 from ..step import Numerics, resolve_step
@@ -215,6 +216,8 @@ class Trainer:
         self.grad_clip = opts.grad_clip
         self.amp = opts.amp
         self.scaler: Any = torch.amp.GradScaler(device.type) if opts.amp == "fp16" else None
+        # grad_clip="auto"'s running median: one per trainer, across fits and checkpoints
+        self.adaptive_clip = AdaptiveClip() if opts.grad_clip == "auto" else None
         self.checkpoint_dir: Path | None = opts.checkpoint_dir  # type: ignore[assignment]
         self.callbacks: list[Callback] = self._callbacks(opts)
         self.history = History()
