@@ -271,3 +271,30 @@ def test_a_bad_grad_clip_flag_is_a_usage_error_naming_it(capsys):
     assert main(["run", "--grad-clip", "0"]) == 2
     assert "--grad-clip: expected a number > 0, 'auto' or 'off', got '0'" in \
         capsys.readouterr().err
+
+
+def test_the_python_recipe_passes_its_clipping_to_every_trial(monkeypatch):
+    """``recipe(grad_clip=...)`` reaches the searches' Problem (checked, then stopped)."""
+    import importlib
+
+    # the package exports the function under the module's name: take the module itself
+    recipe_mod = importlib.import_module("onecycle.search.recipe")
+
+    class Stop(Exception):
+        pass
+
+    seen = {}
+
+    def spy(*args, **kw):
+        seen.update(kw)
+        raise Stop
+
+    monkeypatch.setattr(recipe_mod, "Problem", spy)
+    x, y = torch.randn(64, 4), torch.randint(0, 2, (64,))
+    with pytest.raises(Stop):
+        recipe_mod.recipe(lambda: torch.nn.Linear(4, 2), torch.optim.SGD,
+                          torch.nn.functional.cross_entropy, (x, y), (x, y), budget_epochs=2,
+                          batch_size=16, grad_clip="auto", progress=False)
+    assert seen["grad_clip"] == "auto"
+    with pytest.raises(ValueError, match="grad_clip must be a number > 0, 'auto' or None"):
+        recipe_mod.RecipeOptions(grad_clip=-1.0)

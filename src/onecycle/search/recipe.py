@@ -47,6 +47,7 @@ from .._format import fmt_lr, fmt_value
 from .._io import JSONFile, loads_json
 from .._validate import choice, integer, positive
 from .._validate import seed as check_seed
+from ..step import check_grad_clip
 from .factories import (
     LossFn,
     MakeOptimizer,
@@ -250,6 +251,8 @@ class RecipeOptions:
             run, and one-epoch runs favour the most aggressive momentum pair.
         workers: processes for the weight-decay and momentum trials.
         progress: see :mod:`onecycle.progress`.
+        grad_clip: the Trainer's clipping in every trial (a number, ``"auto"`` or None;
+            range tests leave ``"auto"`` out); pass the same to :meth:`Recipe.train`.
 
     >>> RecipeOptions(style="fastai").style
     'fastai'
@@ -265,9 +268,11 @@ class RecipeOptions:
     confirm_epochs: int | None = None
     workers: int = 1
     progress: Any = None
+    grad_clip: float | str | None = None
 
     def __post_init__(self) -> None:
         choice("style", self.style, ("smith", "fastai", "torch"))
+        object.__setattr__(self, "grad_clip", check_grad_clip(self.grad_clip))
         integer("min_steps_per_epoch", self.min_steps_per_epoch, least=1)
         integer("min_iterations", self.min_iterations, least=0)
         if self.confirm_epochs is not None:
@@ -387,7 +392,7 @@ def recipe(
         options, **settings: a :class:`RecipeOptions` and/or its fields (``style``,
             ``weight_decays``, ``momentum_pairs``, ``min_steps_per_epoch``,
             ``min_iterations``, ``memory_budget``, ``metrics``, ``confirm_epochs``,
-            ``workers``, ``progress``).
+            ``workers``, ``progress``, ``grad_clip``).
 
     Returns:
         a :class:`Recipe`; ``recipe.train(make_model, make_optimizer, loss_fn,
@@ -413,7 +418,7 @@ def recipe(
         tl, vl = tensor_loaders(train, val, batch_size, eval_bs, seed)
         problem = Problem(base, make_optimizer, loss_fn, tl, vl, seed=seed,
                     metrics=auto_metrics(o.metrics, train[1]), workers=o.workers,
-                    progress=o.progress)
+                    progress=o.progress, grad_clip=o.grad_clip)
         first, evidence["max_lr"] = _lr_stage(problem, batch_size, budget_epochs, o.style)
         max_lr = float(first.max_lr)  # type: ignore[arg-type]
         bar.update(1, stage="LR range test")
