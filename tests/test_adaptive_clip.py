@@ -27,7 +27,6 @@ def test_the_cap_is_factor_times_the_median_of_the_recent_finite_norms(seq, fact
                                                                        least):
     clip = AdaptiveClip(factor=factor, window=window, min_history=least)
     seen: list[float] = []
-    cut = 0
     for g in seq:
         got = clip.cap(g)
         if not math.isfinite(g):
@@ -40,18 +39,16 @@ def test_the_cap_is_factor_times_the_median_of_the_recent_finite_norms(seq, fact
         if expected is None:
             assert got is None
         else:
-            cut += 1
             assert got == pytest.approx(expected) and got < g
         seen.append(g)  # the norm before clipping is what the median follows
-    assert clip.clipped == cut
 
 
 @settings(max_examples=100, deadline=None)
-@given(level=st.floats(1e-4, 1e4), wobble=st.lists(st.floats(0.5, 2.0), min_size=1,
+@given(level=st.floats(1e-4, 1e4), wobble=st.lists(st.floats(0.8, 2.0), min_size=1,
                                                     max_size=300))
 def test_steady_training_is_never_clipped(level, wobble):
-    """Norms within 2x of each other (a factor 4 apart at most) stay under 3x their
-    median: the default rule leaves such a run alone."""
+    """Norms at most 2.5x apart stay under 3x their median: the default rule leaves
+    such a run alone."""
     clip = AdaptiveClip()
     assert all(clip.cap(level * w) is None for w in wobble)
 
@@ -230,7 +227,7 @@ def test_a_checkpoint_with_a_malformed_clip_state_is_refused_whole(tmp_path):
     with pytest.raises(RuntimeError):
         t.fit_one_cycle(3, max_lr=0.05)
     payload = load_checkpoint(tmp_path / "a" / "last.pt")
-    payload["adaptive_clip"] = {"norms": [1.0, math.inf], "clipped": 0}
+    payload["adaptive_clip"] = {"norms": [1.0, math.inf]}
     (tmp_path / "b").mkdir()
     save_checkpoint(tmp_path / "b" / "last.pt", payload)
     fresh = _clipped_trainer(tmp_path / "b")
@@ -238,7 +235,7 @@ def test_a_checkpoint_with_a_malformed_clip_state_is_refused_whole(tmp_path):
     with pytest.raises(ValueError, match="adaptive clip's norms must be at most 50 finite"):
         fresh.fit_one_cycle(3, max_lr=0.05, resume=True)
     assert torch.equal(fresh.model.weight, before)  # nothing was touched
-    assert fresh.adaptive_clip.state_dict() == {"norms": [], "clipped": 0}
+    assert fresh.adaptive_clip.state_dict() == {"norms": []}
 
 
 def test_the_clip_state_round_trips_and_zero_gradients_set_no_cap():
@@ -249,10 +246,10 @@ def test_the_clip_state_round_trips_and_zero_gradients_set_no_cap():
     other = AdaptiveClip()
     other.load_state_dict(clip.state_dict())
     assert other.state_dict() == clip.state_dict()
-    with pytest.raises(ValueError, match="mapping with 'norms' and 'clipped'"):
-        other.load_state_dict({"norms": []})
-    with pytest.raises(ValueError, match="count must be an integer >= 0"):
-        other.load_state_dict({"norms": [], "clipped": -1})
+    with pytest.raises(ValueError, match="mapping with only 'norms'"):
+        other.load_state_dict({"norms": [], "clipped": 3})
+    with pytest.raises(ValueError, match="at most 50 finite numbers >= 0"):
+        other.load_state_dict({"norms": [-1.0]})
 
 
 @pytest.mark.parametrize("flag, expected", [("off", None), ("auto", "auto"), ("0.5", 0.5),

@@ -57,7 +57,6 @@ class AdaptiveClip:
         self.window = check.integer("window", window, least=1)
         self.min_history = check.integer("min_history", min_history, least=1)
         self.norms: deque[float] = deque(maxlen=self.window)
-        self.clipped = 0
 
     def cap(self, norm: float) -> float | None:
         """The cap for a step of gradient norm ``norm`` (None: no clipping), and the
@@ -71,46 +70,42 @@ class AdaptiveClip:
             # a zero median (gradients that were all zero) sets no scale to clip to
             if ceiling > 0.0 and norm > ceiling:
                 limit = ceiling
-                self.clipped += 1
         self.norms.append(float(norm))
         return limit
 
     def state_dict(self) -> dict[str, Any]:
-        """The running state (for checkpoints): the recent norms and the count of cuts.
+        """The running state (for checkpoints): the recent norms. (The count of cut steps
+        is the history's ``"clipped_steps"``.)
 
         >>> clip = AdaptiveClip(); _ = clip.cap(2.0); clip.state_dict()
-        {'norms': [2.0], 'clipped': 0}
+        {'norms': [2.0]}
         """
-        return {"norms": list(self.norms), "clipped": self.clipped}
+        return {"norms": list(self.norms)}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Restore :meth:`state_dict`'s output, checked whole before anything changes (a
         ``ValueError`` saying what is wrong).
 
-        >>> clip = AdaptiveClip(); clip.load_state_dict({"norms": [1.0, 3.0], "clipped": 1})
-        >>> list(clip.norms), clip.clipped
-        ([1.0, 3.0], 1)
+        >>> clip = AdaptiveClip(); clip.load_state_dict({"norms": [1.0, 3.0]})
+        >>> list(clip.norms)
+        [1.0, 3.0]
         """
-        norms, clipped = check_state(state, self.window)
-        self.norms = deque(norms, maxlen=self.window)
-        self.clipped = clipped
+        self.norms = deque(check_state(state, self.window), maxlen=self.window)
 
 
-def check_state(state: Any, window: int = WINDOW) -> tuple[list[float], int]:
-    """``(norms, clipped)`` of a saved :meth:`AdaptiveClip.state_dict`, or a ``ValueError``.
+def check_state(state: Any, window: int = WINDOW) -> list[float]:
+    """The norms of a saved :meth:`AdaptiveClip.state_dict`, or a ``ValueError``.
 
-    >>> check_state({"norms": [1.5], "clipped": 0})
-    ([1.5], 0)
+    >>> check_state({"norms": [1.5]})
+    [1.5]
     """
-    if not isinstance(state, Mapping) or set(state) != {"norms", "clipped"}:
-        raise ValueError(f"the adaptive clip's state must be a mapping with 'norms' and "
-                         f"'clipped', got {state!r:.80}")
-    norms, clipped = state["norms"], state["clipped"]
+    if not isinstance(state, Mapping) or set(state) != {"norms"}:
+        raise ValueError(f"the adaptive clip's state must be a mapping with only 'norms', "
+                         f"got {state!r:.80}")
+    norms = state["norms"]
     if (not isinstance(norms, (list, tuple)) or len(norms) > window
             or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
                        and math.isfinite(v) and v >= 0 for v in norms)):
         raise ValueError(f"the adaptive clip's norms must be at most {window} finite "
                          f"numbers >= 0, got {norms!r:.80}")
-    if not isinstance(clipped, int) or isinstance(clipped, bool) or clipped < 0:
-        raise ValueError(f"the adaptive clip's count must be an integer >= 0, got {clipped!r}")
-    return [float(v) for v in norms], clipped
+    return [float(v) for v in norms]

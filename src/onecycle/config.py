@@ -145,6 +145,17 @@ _mom = _rule(_v.momentum)
 _seed = _rule(_v.seed)
 
 
+def _grad_clip(value: Any) -> bool:
+    """The Trainer's own ``grad_clip`` rule (``"off"`` was turned into None before)."""
+    from .step import check_grad_clip
+
+    try:
+        check_grad_clip(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
 def _describe(value: Any) -> str:
     """A value as the user would have written it (TOML-ish)."""
     if isinstance(value, bool):
@@ -529,7 +540,7 @@ class RunConfig:
     device: str | None = _f(None, "str", "a torch device such as 'cpu' or 'cuda'",
                             optional=True, help="torch device (default: cuda if available, else cpu)")
     grad_clip: float | str | None = _f(
-        "auto", "float|auto", "a number > 0, 'auto' or 'off'", lambda v: v == "auto" or _pos(v),
+        "auto", "float|auto", "a number > 0, 'auto' or 'off'", _grad_clip,
         optional=True, help="'auto': clip only a step whose gradient norm spikes above 3x "
         "its recent median (docs/training.md); a number: clip every step to it; 'off'")
     threads: int | None = _f(None, "int", "an integer >= 1", lambda v: v >= 1, optional=True,

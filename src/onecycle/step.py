@@ -14,8 +14,9 @@ training will do:
 4. :class:`OptimizerStep` runs ``accumulation_steps`` micro-batches under autocast
    (``amp="bf16"`` or ``"fp16"`` with a ``GradScaler``), clips the gradient norm (to a
    fixed value, or with ``grad_clip="auto"`` only where it spikes:
-   :mod:`onecycle.adaptive_clip`) and steps the optimizer, reporting whether the step was taken: fp16's scaler skips a
-   step whose gradients are not finite, and a schedule must not advance then.
+   :mod:`onecycle.adaptive_clip`) and steps the optimizer, reporting whether the step
+   was taken: fp16's scaler skips a step whose gradients are not finite, and a schedule
+   must not advance then.
 
 Example:
     >>> import torch
@@ -433,7 +434,7 @@ class OptimizerStep:
             return 0.0, False
         first = grads[0].device  # a model split over devices: the norms meet on one
         norm = float(torch.linalg.vector_norm(
-            torch.stack([torch.linalg.vector_norm(g.detach()).to(first) for g in grads])))
+            torch.stack([n.to(first) for n in torch._foreach_norm(grads)])))
         cap = self.adaptive.cap(norm)
         if cap is None:
             return norm, False

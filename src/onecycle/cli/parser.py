@@ -132,10 +132,12 @@ def grad_clip_flag(text: str) -> float | str:
     >>> grad_clip_flag("auto"), grad_clip_flag("0.5")
     ('auto', 0.5)
     """
+    from ..step import check_grad_clip
+
     if text in ("auto", "off"):
         return text
     try:
-        return check.positive("--grad-clip", float(text))
+        return check_grad_clip(float(text))  # type: ignore[return-value]
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"expected a number > 0, 'auto' or 'off', got {text!r}") from None
