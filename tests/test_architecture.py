@@ -18,7 +18,7 @@ LAYERS: list[tuple[int, tuple[str, ...]]] = [
     (0, ("_validate", "_plain", "_format", "_io", "_imports", "_rng", "_threads",
          "progress")),
     (1, ("schedule", "finder.suggest", "finder.choose", "finder.grid", "finder.budget",
-         "adaptive_clip")),
+         "adaptive_clip", "overfitting")),
     (2, ("hyper", "step", "plots")),
     (3, ("scheduler", "finder", "data", "models")),
     (4, ("train",)),

@@ -209,7 +209,31 @@ def _notes(facts: RunFacts) -> list[str]:
         if run is not None and run.diverged is not None:
             notes.append(f"The {label} diverged: {run.diverged}")
     clipped = _clipping_note(facts)
-    return notes + ([clipped] if clipped else [])
+    return notes + ([clipped] if clipped else []) + _overfit_notes(facts)
+
+
+def _overfit_notes(facts: RunFacts) -> list[str]:
+    """A note for each run whose validation loss rose well above its low
+    (:func:`onecycle.overfitting.detect`)."""
+    from ..overfitting import detect
+
+    notes = []
+    for label, run in (("1cycle run", facts.cycle), ("baseline", facts.baseline)):
+        if run is None or run.diverged is not None:
+            continue
+        records = getattr(run.history, "records", None) or []
+        found = detect([r.get("val_loss") for r in records],
+                       [r.get("train_loss") for r in records])
+        if found is None:
+            continue
+        notes.append(
+            f"The {label} overfit: its validation loss averaged {found.low:.4g} over epochs "
+            f"{found.first + 1}-{found.last + 1}, its lowest, and {found.final:.4g} over the "
+            f"last {found.last - found.first + 1} epochs ({100 * found.rise:.0f} % higher), "
+            f"while its training loss kept falling. A shorter cycle (about {found.last + 1} of "
+            f"its {found.epochs} epochs), more weight decay or more dropout may do better: "
+            "Smith's approach adds regularization until the validation loss stops rising.")
+    return notes
 
 
 def _clipping_note(facts: RunFacts) -> str | None:
